@@ -1,0 +1,317 @@
+/*
+ * The scheduler: one worker thread per core, each with its own run queue
+ * (a growable ring the owner pushes to and everyone takes from, so work can
+ * be stolen) and an inbox (a lock-free MPSC queue) for processes woken from
+ * threads that are not workers. Idle workers steal, then park on a futex;
+ * a worker is woken only when there is work it could take.
+ */
+#include "core_internal.h"
+
+#include <sched.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+_Thread_local core_worker *core_current_worker;
+#ifdef CORE_TSAN
+_Atomic unsigned core_fence_word;
+#endif
+
+enum { INITIAL_RING = 256, STEAL_ROUNDS = 3 };
+
+/* ---- parking ---------------------------------------------------------- */
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t value)
+{
+#ifdef __linux__
+    /* No timeout: an idle worker sleeps until someone hands it work (see
+     * park() and push_remote() for the handshake that makes this safe). */
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
+#else
+    (void)value;
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 100 * 1000};
+    if (atomic_load(word) == value) nanosleep(&pause, NULL);
+#endif
+}
+
+static void futex_wake(_Atomic uint32_t *word)
+{
+#ifdef __linux__
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+#else
+    (void)word;
+#endif
+}
+
+static bool unpark(core_worker *worker)
+{
+    uint32_t expected = 1;
+    if (atomic_load_explicit(&worker->parked, memory_order_relaxed) != 1 ||
+        !atomic_compare_exchange_strong(&worker->parked, &expected, 0))
+        return false;
+    futex_wake(&worker->parked);
+    return true;
+}
+
+static void wake_one(lun_runtime *runtime)
+{
+    for (unsigned i = 0; i < runtime->worker_count; i++)
+        if (unpark(&runtime->workers[i])) return;
+}
+
+/* ---- the run queue ------------------------------------------------------ */
+
+static core_ring *ring_new(size_t capacity)
+{
+    core_ring *ring = malloc(sizeof *ring + capacity * sizeof ring->slots[0]);
+    if (ring == NULL) return NULL;
+    ring->capacity = capacity;
+    ring->retired_next = NULL;
+    return ring;
+}
+
+static size_t deque_size(core_deque *deque)
+{
+    size_t bottom = atomic_load_explicit(&deque->bottom, memory_order_acquire);
+    size_t top = atomic_load_explicit(&deque->top, memory_order_acquire);
+    return bottom > top ? bottom - top : 0;
+}
+
+/* Owner only. False when the ring could not grow. */
+static bool deque_push(core_deque *deque, lun_process *process)
+{
+    size_t bottom = atomic_load_explicit(&deque->bottom, memory_order_relaxed);
+    size_t top = atomic_load_explicit(&deque->top, memory_order_acquire);
+    core_ring *ring = atomic_load_explicit(&deque->ring, memory_order_relaxed);
+    if (bottom - top >= ring->capacity) {
+        core_ring *bigger = ring_new(ring->capacity * 2);
+        if (bigger == NULL) return false;
+        for (size_t i = top; i < bottom; i++)
+            atomic_store_explicit(
+                &bigger->slots[i & (bigger->capacity - 1)],
+                atomic_load_explicit(&ring->slots[i & (ring->capacity - 1)], memory_order_relaxed),
+                memory_order_relaxed);
+        atomic_store_explicit(&deque->ring, bigger, memory_order_release);
+        /* Thieves may still read the old ring: it is freed at shutdown. */
+        ring->retired_next = deque->retired;
+        deque->retired = ring;
+        ring = bigger;
+    }
+    atomic_store_explicit(&ring->slots[bottom & (ring->capacity - 1)], process,
+                          memory_order_relaxed);
+    atomic_store_explicit(&deque->bottom, bottom + 1, memory_order_release);
+    return true;
+}
+
+/* Anyone: takes the oldest entry. */
+static lun_process *deque_take(core_deque *deque)
+{
+    for (;;) {
+        size_t top = atomic_load_explicit(&deque->top, memory_order_acquire);
+        size_t bottom = atomic_load_explicit(&deque->bottom, memory_order_acquire);
+        if (top >= bottom) return NULL;
+        core_ring *ring = atomic_load_explicit(&deque->ring, memory_order_acquire);
+        lun_process *process =
+            atomic_load_explicit(&ring->slots[top & (ring->capacity - 1)], memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&deque->top, &top, top + 1, memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            return process;
+    }
+}
+
+static lun_process *process_of_node(core_node *node)
+{
+    return (lun_process *)((char *)node - offsetof(lun_process, run_node));
+}
+
+/* ---- scheduling --------------------------------------------------------- */
+
+static void push_remote(lun_runtime *runtime, lun_process *process)
+{
+    core_worker *target = NULL;
+    for (unsigned i = 0; i < runtime->worker_count && target == NULL; i++)
+        if (atomic_load_explicit(&runtime->workers[i].parked, memory_order_relaxed) == 1)
+            target = &runtime->workers[i];
+    if (target == NULL) {
+        unsigned at = atomic_fetch_add_explicit(&runtime->remote_cursor, 1, memory_order_relaxed);
+        target = &runtime->workers[at % runtime->worker_count];
+    }
+    core_mpsc_push(&target->inbox, &process->run_node);
+    core_full_fence();
+    unpark(target);
+}
+
+static void maybe_wake_helper(lun_runtime *runtime, core_worker *worker)
+{
+    if (deque_size(&worker->deque) < 2) return;
+    core_full_fence();
+    if (atomic_load_explicit(&runtime->sleepers, memory_order_relaxed) > 0 &&
+        atomic_load_explicit(&runtime->searching, memory_order_relaxed) == 0)
+        wake_one(runtime);
+}
+
+void core_schedule(lun_runtime *runtime, lun_process *process)
+{
+    core_worker *worker = core_current_worker;
+    if (worker != NULL && worker->runtime == runtime && deque_push(&worker->deque, process)) {
+        maybe_wake_helper(runtime, worker);
+        return;
+    }
+    push_remote(runtime, process);
+}
+
+void core_notify_joiners(lun_runtime *runtime)
+{
+    if (atomic_load_explicit(&runtime->joiners, memory_order_seq_cst) == 0) return;
+    pthread_mutex_lock(&runtime->join_lock);
+    pthread_cond_broadcast(&runtime->join_cond);
+    pthread_mutex_unlock(&runtime->join_lock);
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+static void drain_inbox(core_worker *worker)
+{
+    core_node *node;
+    bool moved = false;
+    while ((node = core_mpsc_pop(&worker->inbox)) != NULL) {
+        lun_process *process = process_of_node(node);
+        if (!deque_push(&worker->deque, process)) {
+            /* Out of memory for a bigger ring: run it now rather than lose it. */
+            core_process_run(process);
+        }
+        moved = true;
+    }
+    if (moved) maybe_wake_helper(worker->runtime, worker);
+}
+
+static bool work_available(core_worker *worker)
+{
+    lun_runtime *runtime = worker->runtime;
+    if (!core_mpsc_is_empty(&worker->inbox)) return true;
+    for (unsigned i = 0; i < runtime->worker_count; i++)
+        if (deque_size(&runtime->workers[i].deque) > 0) return true;
+    return false;
+}
+
+static lun_process *steal(core_worker *worker)
+{
+    lun_runtime *runtime = worker->runtime;
+    unsigned count = runtime->worker_count;
+    lun_process *process = NULL;
+    atomic_fetch_add(&runtime->searching, 1);
+    for (int round = 0; round < STEAL_ROUNDS && process == NULL; round++) {
+        worker->random = worker->random * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned start = (unsigned)(worker->random >> 33) % count;
+        for (unsigned i = 0; i < count && process == NULL; i++) {
+            core_worker *victim = &runtime->workers[(start + i) % count];
+            if (victim != worker) process = deque_take(&victim->deque);
+        }
+        if (process == NULL) {
+            drain_inbox(worker);
+            process = deque_take(&worker->deque);
+        }
+        if (process == NULL && round + 1 < STEAL_ROUNDS) sched_yield();
+    }
+    atomic_fetch_sub(&runtime->searching, 1);
+    return process;
+}
+
+/* Announce, then look: a pusher publishes work, then looks for a parked
+ * worker. With a full fence on both sides, at least one of the two sees
+ * the other, so work is never left with every worker asleep. */
+static void park(core_worker *worker)
+{
+    lun_runtime *runtime = worker->runtime;
+    atomic_store(&worker->parked, 1);
+    atomic_fetch_add(&runtime->sleepers, 1);
+    core_full_fence();
+    if (work_available(worker) || atomic_load(&runtime->stopping)) {
+        atomic_store(&worker->parked, 0);
+    } else {
+        while (atomic_load(&worker->parked) == 1 && !atomic_load(&runtime->stopping)) {
+            futex_wait(&worker->parked, 1);
+            if (work_available(worker)) atomic_store(&worker->parked, 0);
+        }
+    }
+    atomic_fetch_sub(&runtime->sleepers, 1);
+}
+
+static void *worker_main(void *argument)
+{
+    core_worker *worker = argument;
+    lun_runtime *runtime = worker->runtime;
+    core_current_worker = worker;
+    while (!atomic_load_explicit(&runtime->stopping, memory_order_acquire)) {
+        drain_inbox(worker);
+        lun_process *process = deque_take(&worker->deque);
+        if (process == NULL) process = steal(worker);
+        if (process == NULL) {
+            park(worker);
+            continue;
+        }
+        core_process_run(process);
+    }
+    core_current_worker = NULL;
+    return NULL;
+}
+
+lun_status core_scheduler_start(lun_runtime *runtime, lun_error *error)
+{
+    runtime->workers = aligned_alloc(CORE_CACHE_LINE, sizeof(core_worker) * runtime->worker_count);
+    if (runtime->workers == NULL) return lun_error_set(error, LUN_ERR_NO_MEMORY, "workers");
+    for (unsigned i = 0; i < runtime->worker_count; i++) {
+        core_worker *worker = &runtime->workers[i];
+        memset(worker, 0, sizeof *worker);
+        worker->runtime = runtime;
+        worker->index = i;
+        worker->random = 0x9E3779B97F4A7C15ull * (i + 1);
+        core_mpsc_init(&worker->inbox);
+        core_ring *ring = ring_new(INITIAL_RING);
+        if (ring == NULL) {
+            runtime->worker_count = i;
+            core_scheduler_stop(runtime);
+            return lun_error_set(error, LUN_ERR_NO_MEMORY, "run queue");
+        }
+        atomic_init(&worker->deque.ring, ring);
+    }
+    for (unsigned i = 0; i < runtime->worker_count; i++) {
+        core_worker *worker = &runtime->workers[i];
+        if (pthread_create(&worker->thread, NULL, worker_main, worker) != 0) {
+            core_scheduler_stop(runtime);
+            return lun_error_set(error, LUN_ERR_NO_MEMORY, "worker thread");
+        }
+        worker->started = true;
+    }
+    return LUN_OK;
+}
+
+void core_scheduler_stop(lun_runtime *runtime)
+{
+    if (runtime->workers == NULL) return;
+    atomic_store(&runtime->stopping, true);
+    for (unsigned i = 0; i < runtime->worker_count; i++) {
+        core_worker *worker = &runtime->workers[i];
+        atomic_store(&worker->parked, 0);
+        futex_wake(&worker->parked);
+    }
+    for (unsigned i = 0; i < runtime->worker_count; i++) {
+        core_worker *worker = &runtime->workers[i];
+        if (worker->started) pthread_join(worker->thread, NULL);
+        free(atomic_load(&worker->deque.ring));
+        core_ring *ring = worker->deque.retired;
+        while (ring != NULL) {
+            core_ring *next = ring->retired_next;
+            free(ring);
+            ring = next;
+        }
+    }
+    free(runtime->workers);
+    runtime->workers = NULL;
+}
