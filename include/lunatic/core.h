@@ -401,6 +401,31 @@ uint64_t lun_metrics_counter(const char *name);
 int64_t lun_metrics_gauge(const char *name);
 bool lun_metrics_histogram(const char *name, uint64_t *count, uint64_t *sum);
 
+/* ---- external waits ------------------------------------------------------ */
+
+/* For waits on things outside the core (socket readiness, a resolver
+ * thread): the waiting process registers with the outside source, then calls
+ * lun_process_wait_external in its own step; the source later calls
+ * lun_process_notify from any thread.
+ *
+ * A notification is a sticky flag: one that arrives before the wait is
+ * registered is not lost (the next wait_external returns LUN_OK at once), and
+ * several notifications before a wait count as one. Wake-ups may therefore be
+ * spurious: the caller re-checks its condition after LUN_OK and waits again
+ * if needed. Kill and failed links still end a waiting process. */
+
+/* LUN_OK: a notification arrived (before or during the wait; it is consumed).
+ * LUN_ERR_WOULD_BLOCK: the wait is registered; return LUN_STEP_WAIT and call
+ * again when stepped. LUN_ERR_TIMEOUT: timeout_ms passed without a
+ * notification (0 = do not wait, negative = never time out). The retry after
+ * WOULD_BLOCK completes the registered wait whatever timeout it passes. */
+lun_status lun_process_wait_external(lun_process *self, int64_t timeout_ms, lun_error *error);
+
+/* Notifies `process` (any thread, lock-free: one atomic store, one atomic
+ * or, and a run-queue push if the process was parked). The caller holds a
+ * reference to the process. Notifying a dead process does nothing. */
+void lun_process_notify(lun_process *process);
+
 #ifdef __cplusplus
 }
 #endif

@@ -151,7 +151,12 @@ enum {
     CORE_SIGNALED = 4, /* signals were pushed since the worker last looked */
 };
 
-typedef enum core_wait_kind { CORE_WAIT_NONE, CORE_WAIT_RECEIVE, CORE_WAIT_SLEEP } core_wait_kind;
+typedef enum core_wait_kind {
+    CORE_WAIT_NONE,
+    CORE_WAIT_RECEIVE,
+    CORE_WAIT_SLEEP,
+    CORE_WAIT_EXTERNAL, /* lun_process_wait_external (external_wait.c) */
+} core_wait_kind;
 
 typedef struct core_wait {
     uint8_t kind; /* core_wait_kind */
@@ -216,6 +221,10 @@ struct lun_process {
     bool message_owned;
     uint8_t result_kind; /* lun_result_kind */
     uint8_t fail_kind;   /* set by lun_process_fail / _spawn */
+    /* Set by lun_process_notify from any thread, consumed by the process's
+     * own lun_process_wait_external (external_wait.c); one byte, in what was
+     * padding, so that an idle process stays the same size. */
+    _Atomic uint8_t external_notified;
     const char *result_message;
 };
 
@@ -239,6 +248,17 @@ void core_mailbox_remove(lun_process *process, lun_message *message);
 void core_mailbox_clear(lun_process *process);
 bool core_wait_matches(const core_wait *wait, const lun_message *message);
 void core_wait_clear(lun_process *process);
+
+/* ---- external waits (external_wait.c) --------------------------------------- */
+
+/* Worker side, after the signals are drained: marks a process runnable when
+ * its external wait was notified. */
+static inline void core_external_wait_check(lun_process *process)
+{
+    if (process->wait.kind == CORE_WAIT_EXTERNAL && !process->runnable &&
+        atomic_load_explicit(&process->external_notified, memory_order_acquire))
+        process->runnable = true;
+}
 
 /* ---- environments -------------------------------------------------------- */
 

@@ -454,6 +454,7 @@ void core_process_run(lun_process *process)
             finish(process, LUN_RESULT_FAILED, true);
             return;
         }
+        core_external_wait_check(process);
         if (process->runnable) {
             if (budget-- == 0) {
                 requeue(process);
