@@ -199,7 +199,8 @@ bool lun_imports_find(const lun_imports *imports, const char *module_name,
 /* ---- instances --------------------------------------------------------- */
 
 typedef struct lun_instance_config {
-    uint64_t max_memory_bytes; /* 0: only the module's own limits */
+    uint64_t max_memory_bytes; /* 0: only the module's own limits; applies to the
+                                  instance's own memory, not to imported ones */
     uint32_t max_call_depth;   /* Wasm frames; 0: LUN_DEFAULT_MAX_CALL_DEPTH */
     uint64_t fuel_limit;       /* lifetime fuel; 0: unlimited; past it runs trap "out of fuel" */
     void *user_data;           /* for the embedder; see lun_instance_user_data */
@@ -249,6 +250,31 @@ lun_status lun_instance_start(lun_instance *instance, const char *export_name,
 lun_run_state lun_instance_run(lun_instance *instance, uint64_t fuel);
 size_t lun_instance_results(const lun_instance *instance, lun_value *results, size_t capacity);
 const char *lun_instance_trap_message(const lun_instance *instance);
+
+/* ---- guest calls from host functions ----------------------------------- */
+
+/* A host function that must run a Wasm function (lunatic::trap::catch)
+ * calls lun_host_call_guest and returns LUN_HOST_SUSPEND. The engine does not
+ * pause: it runs the function on the instance's own stack behind a trap
+ * barrier (the function may run out of fuel or suspend like any code), then
+ * calls the host function again with the same arguments, where
+ * lun_host_guest_outcome says whether the guest call returned (with its
+ * results) or trapped (a trap below the barrier unwinds to it instead of
+ * ending the run). Guest calls may nest. A host function must not call
+ * lun_instance_call on the instance that is running it. */
+typedef enum lun_guest_outcome {
+    LUN_GUEST_NONE = 0, /* no guest call has ended for this host call attempt */
+    LUN_GUEST_RETURNED, /* results hold the guest function's results */
+    LUN_GUEST_TRAPPED,  /* trap_message says why */
+} lun_guest_outcome;
+
+/* Only with the lun_host_call the engine passed to the host function. func
+ * must be a Wasm function with at most 16 results; args (its parameter
+ * count of slots) must stay valid until the host function returns. */
+lun_status lun_host_call_guest(lun_host_call *call, const lun_func *func, const uint64_t *args,
+                               lun_error *error);
+lun_guest_outcome lun_host_guest_outcome(const lun_host_call *call, const uint64_t **results,
+                                         const char **trap_message);
 
 #ifdef __cplusplus
 }

@@ -5,15 +5,8 @@
  * runs on the instance's own stack (lun_host_call_guest): it may run out of
  * fuel or suspend like any code, then this function runs again and reads
  * the outcome.
- *
- * The engine declares lun_host_call_guest in src/wasm/guest_call.h until it
- * moves to include/lunatic/wasm.h; CMake finds which one has it
- * (LUN_API_GUEST_CALL_HEADER). Without either, catch traps "not supported".
  */
 #include "api_internal.h"
-
-#ifdef LUN_API_GUEST_CALL_HEADER
-#include LUN_API_GUEST_CALL_HEADER
 
 #define CATCH_EXPORT "_lunatic_catch_trap"
 
@@ -53,14 +46,6 @@ static lun_host_result catch_(lun_host_call *call)
     return LUN_HOST_SUSPEND;
 }
 
-#else
-
-static lun_host_result catch_(lun_host_call *call)
-{
-    return api_trap(call, "lunatic::trap::catch is not supported yet (needs engine support)");
-}
-
-#endif
 
 const api_function_def api_trap_functions[] = {
     {"catch", "i32 i32", "i32", catch_},

@@ -86,7 +86,6 @@ CASE_TRAP(error, "unknown error id")
 CASE_TRAP(compile, "unknown module id")
 CASE_TRAP(distributed, "distributed is not initialized")
 CASE_TRAP(networking, "lunatic::networking is not supported yet")
-#ifdef LUN_API_TRAP_CATCH
 static void test_trap_catch(void **state)
 {
     (void)state;
@@ -102,15 +101,6 @@ static void test_trap_catch_exit(void **state)
     assert_null(strstr(result.output, "still running"));
     command_result_free(&result);
 }
-#else
-CASE_TRAP(trap_catch, "lunatic::trap::catch is not supported yet")
-
-static void test_trap_catch_exit(void **state)
-{
-    (void)state;
-    expect("trap_catch_exit", 1, NULL, "lunatic::trap::catch is not supported yet");
-}
-#endif
 CASE_TRAP(trap, "unreachable")
 CASE_OK(wasi_sleep, "ok sleepers woke")
 CASE_OK(wasi_sleep_kill, "ok killed a process sleeping in poll_oneoff, tag=21")

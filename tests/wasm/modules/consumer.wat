@@ -1,0 +1,15 @@
+;; Imports everything provider.wat exports; has a memory of its own.
+(module
+  (import "provider" "peek" (func $peek (param i32) (result i32)))
+  (import "provider" "g" (global $g (mut i32)))
+  (import "provider" "tab" (table 2 funcref))
+  (memory 1)
+  (data (i32.const 0) "\07\00\00\00")
+  (type $peek_type (func (param i32) (result i32)))
+  (func (export "call_peek") (result i32) (call $peek (i32.const 0)))
+  (func (export "indirect") (param i32) (result i32)
+    (call_indirect (type $peek_type) (i32.const 0) (local.get 0)))
+  (func (export "own") (result i32) (i32.load (i32.const 0)))
+  (func (export "get_g") (result i32) (global.get $g))
+  (func (export "set_g") (param i32) (global.set $g (local.get 0)))
+)
