@@ -37,7 +37,7 @@ done
 echo
 echo "== summary (ours beside the reference; 'x' = how many times better or worse)"
 grep -E '^BENCH [^ ]+ [^ ]+ [^ ]+$' "$results" | awk -v references="$reference_prefixes" '
-function better(unit) { return unit ~ /per_s$/ ? "higher" : "lower" }
+function better(unit) { return unit ~ /(per_s|count)$/ ? "higher" : "lower" }
 function human(value) {
     if (value >= 1e9) return sprintf("%.2fG", value / 1e9)
     if (value >= 1e6) return sprintf("%.2fM", value / 1e6)

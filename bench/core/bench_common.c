@@ -120,14 +120,7 @@ bool bench_join(lun_process *process, const char *what)
 
 lun_status bench_send_number(lun_process *target, int64_t tag, uint64_t value)
 {
-    lun_message *message = lun_message_new_data(tag, sizeof value);
-    if (!message) return LUN_ERR_NO_MEMORY;
-    lun_status status = lun_message_write(message, &value, sizeof value, NULL);
-    if (status != LUN_OK) {
-        lun_message_free(message);
-        return status;
-    }
-    return lun_process_send_message(target, message, NULL);
+    return lun_process_send_data(target, tag, &value, sizeof value, NULL);
 }
 
 bool bench_message_number(const lun_message *message, uint64_t *value)

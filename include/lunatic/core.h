@@ -199,6 +199,13 @@ lun_status lun_process_send(lun_process *target, const lun_signal *signal, lun_e
 
 /* Shorthands for lun_process_send. */
 lun_status lun_process_send_message(lun_process *target, lun_message *message, lun_error *error);
+/* Creates a data message with `tag` and a copy of bytes[0..length) and sends
+ * it: one call for lun_message_new_data + lun_message_write +
+ * lun_process_send_message. On error nothing is sent. Errors:
+ * LUN_ERR_INVALID_ARGUMENT (NULL target, NULL bytes with a length),
+ * LUN_ERR_NO_MEMORY (out of memory, beyond LUN_MESSAGE_MAX_SIZE). */
+lun_status lun_process_send_data(lun_process *target, int64_t tag, const void *bytes, size_t length,
+                                 lun_error *error);
 lun_status lun_process_kill(lun_process *target, lun_error *error);
 
 /* Sends a signal to process `process_id` of the environment; an unknown id

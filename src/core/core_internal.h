@@ -83,19 +83,43 @@ struct lun_message {
     core_node node; /* kind LUN_SIGNAL_MESSAGE while in a signal queue */
     lun_message *mailbox_previous;
     lun_message *mailbox_next;
-    uint8_t kind; /* lun_message_kind */
-    bool data_inline;
     int64_t tag;
     uint64_t process_id;
     uint8_t *data;
-    size_t size;
-    size_t capacity;
     size_t position;
     core_resource_slot *resources;
-    size_t resource_count;
-    size_t resource_capacity;
+    uint32_t size; /* <= LUN_MESSAGE_MAX_SIZE */
+    uint32_t capacity;
+    uint32_t resource_count;
+    uint32_t resource_capacity;
+    uint8_t kind; /* lun_message_kind */
+    bool data_inline;
+    bool cached; /* a CORE_CACHE_MESSAGE block */
     uint8_t inline_bytes[];
 };
+
+/* Inline room of a message block from the cache: a message of a few bytes
+ * (and every LinkDied / ProcessDied) is one 128-byte block. */
+#define CORE_MESSAGE_SMALL_INLINE (128 - sizeof(lun_message))
+
+/* ---- block caches (cache.c) ------------------------------------------------ */
+
+typedef enum core_cache_class {
+    CORE_CACHE_MESSAGE,
+    CORE_CACHE_PROCESS,
+    CORE_CACHE_SIGNAL,
+    CORE_CACHE_CLASSES,
+} core_cache_class;
+
+/* A block of the class's size, from this thread's cache, the shared depot
+ * or malloc; NULL when out of memory. Not zeroed. */
+void *core_cache_alloc(core_cache_class class);
+/* Any thread may free a block of the class, whichever thread allocated it. */
+void core_cache_free(core_cache_class class, void *block);
+/* Frees this thread's cached blocks (thread exit, last runtime freed). */
+void core_cache_flush_thread(void);
+/* Frees the blocks of the shared depot. */
+void core_cache_trim(void);
 
 /* ---- timers -------------------------------------------------------------- */
 
@@ -225,6 +249,9 @@ struct lun_process {
      * own lun_process_wait_external (external_wait.c); one byte, in what was
      * padding, so that an idle process stays the same size. */
     _Atomic uint8_t external_notified;
+    /* Set (never cleared) by lun_process_join before it sleeps: the dying
+     * process wakes its join bucket only then (see process.c). */
+    _Atomic uint8_t joined;
     const char *result_message;
 };
 
@@ -341,6 +368,13 @@ typedef struct core_worker {
     uint64_t random;
 } __attribute__((aligned(CORE_CACHE_LINE))) core_worker;
 
+enum { CORE_JOIN_BUCKETS = 16 };
+
+typedef struct core_join_bucket {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+} core_join_bucket;
+
 struct lun_runtime {
     unsigned worker_count;
     core_worker *workers;
@@ -350,9 +384,12 @@ struct lun_runtime {
     _Atomic bool stopping;
     _Atomic bool shutting_down;
     _Atomic size_t live_processes;
+    /* lun_runtime_free waits here for the last process (live_processes). */
     pthread_mutex_t join_lock;
     pthread_cond_t join_cond;
-    _Atomic unsigned joiners;
+    _Atomic unsigned shutdown_waiters;
+    /* Threads in lun_process_join sleep on the bucket of their process. */
+    core_join_bucket join_buckets[CORE_JOIN_BUCKETS];
     core_timers timers;
     lun_registry registry;
     pthread_mutex_t environments_lock;
@@ -365,8 +402,12 @@ void core_scheduler_stop(lun_runtime *runtime);
  * called from a worker of this runtime, else a parked or round-robin
  * worker's inbox. Lock-free. */
 void core_schedule(lun_runtime *runtime, lun_process *process);
-/* Wakes threads blocked in lun_process_join / shutdown. */
-void core_notify_joiners(lun_runtime *runtime);
+/* Wakes lun_runtime_free when it waits for the last process. */
+void core_notify_shutdown(lun_runtime *runtime);
+/* Wakes the threads in lun_process_join on `process`, which just died
+ * (cheap when nobody joins it). */
+void core_notify_joiners(lun_process *process);
+core_join_bucket *core_join_bucket_of(lun_process *process);
 /* Thread-local: the worker running on this thread, if any. */
 extern _Thread_local core_worker *core_current_worker;
 
@@ -384,9 +425,9 @@ typedef enum core_metric {
     CORE_LINKS_ALIVE,
     CORE_ENVIRONMENT_PROCESS_COUNT,
     CORE_ENVIRONMENT_COUNT,
-    CORE_DATA_RESOURCES_COUNT, /* histogram: count, then sum */
+    /* The two data histograms count one sample per data message, as
+     * CORE_MESSAGES_DATA_COUNT does: that one slot is their count. */
     CORE_DATA_RESOURCES_SUM,
-    CORE_DATA_SIZE_COUNT,
     CORE_DATA_SIZE_SUM,
     CORE_METRIC_COUNT,
 } core_metric;

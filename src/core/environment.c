@@ -12,11 +12,17 @@ static core_table_shard *shard_of(lun_environment *environment, uint64_t id)
     return &environment->shards[id % CORE_TABLE_SHARDS];
 }
 
+/* Ids are given out in sequence, so the keys (id / shards) of processes
+ * alive at the same time are mostly consecutive. Consecutive keys go to
+ * consecutive buckets, so that spawns and deaths close in time touch the
+ * same few cache lines of bucket heads instead of a random line each; each
+ * run of bucket_count keys is offset by a hash, so that keys far apart that
+ * share their low bits do not pile up in one chain. */
 static size_t bucket_of(const core_table_shard *shard, uint64_t id)
 {
     uint64_t key = id / CORE_TABLE_SHARDS;
-    key *= 0x9E3779B97F4A7C15ull;
-    return (size_t)(key >> 32) & (shard->bucket_count - 1);
+    uint64_t run = key >> __builtin_ctzll((unsigned long long)shard->bucket_count);
+    return (size_t)(key + ((run * 0x9E3779B97F4A7C15ull) >> 32)) & (shard->bucket_count - 1);
 }
 
 lun_status lun_environment_new(lun_runtime *runtime, uint64_t id, lun_environment **out,

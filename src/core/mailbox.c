@@ -266,6 +266,31 @@ static lun_status retry_receive(lun_process *self, lun_message **out, lun_error 
     return lun_error_set(error, LUN_ERR_WOULD_BLOCK, "waiting");
 }
 
+/* How many queued messages carry `tag`, or -1 when not counted. */
+static int64_t tag_queued(const lun_process *process, int64_t tag)
+{
+    if (process->tag_counts_off || tag == 0) return -1;
+    if (process->tag_counts == NULL) return 0;
+    return tag_find(process->tag_counts, tag)->count;
+}
+
+/* The one queued message with `tag` (the tag count says there is exactly
+ * one, after `from` inclusive). A fresh reply tag is typically found near
+ * the tail behind a long backlog, an old one near the head: walking from
+ * both ends costs twice the distance to the nearer end. */
+static lun_message *find_only(lun_process *process, lun_message *from, int64_t tag)
+{
+    lun_message *front = from, *back = process->mailbox_tail;
+    while (front != NULL && back != NULL) {
+        if (tags_match(&tag, 1, front)) return front;
+        if (tags_match(&tag, 1, back)) return back;
+        if (front == back || front->mailbox_next == back) break;
+        front = front->mailbox_next;
+        back = back->mailbox_previous;
+    }
+    return NULL;
+}
+
 lun_status lun_process_receive(lun_process *self, const int64_t *tags, size_t tag_count,
                                int64_t timeout_ms, lun_message **out, lun_error *error)
 {
@@ -279,6 +304,17 @@ lun_status lun_process_receive(lun_process *self, const int64_t *tags, size_t ta
     bool marked = tag_count == 1 && self->scan_mark != NULL && self->scan_tag == tags[0];
     lun_message *message = marked ? self->scan_mark->mailbox_next : self->mailbox_head;
     if (!tags_maybe_queued(self, tags, tag_count)) message = NULL;
+    if (message != NULL && tag_count == 1 && tag_queued(self, tags[0]) == 1) {
+        lun_message *only = find_only(self, message, tags[0]);
+        if (only != NULL) {
+            core_mailbox_remove(self, only);
+            /* No queued message carries the tag any more. */
+            self->scan_tag = tags[0];
+            self->scan_mark = self->mailbox_tail;
+            *out = only;
+            return LUN_OK;
+        }
+    }
     for (; message; message = message->mailbox_next) {
         if (tags_match(tags, tag_count, message)) {
             if (tag_count == 1) {

@@ -14,19 +14,24 @@ enum { INLINE_LIMIT = 256 };
 
 static lun_message *message_new(lun_message_kind kind, size_t inline_capacity)
 {
-    /* malloc and set every field: zeroing the inline bytes would be wasted. */
-    lun_message *message = malloc(sizeof *message + inline_capacity);
+    /* Small messages come from the block cache; larger ones from malloc.
+     * Every field is set: zeroing the inline bytes would be wasted. */
+    bool cached = inline_capacity <= CORE_MESSAGE_SMALL_INLINE;
+    lun_message *message =
+        cached ? core_cache_alloc(CORE_CACHE_MESSAGE) : malloc(sizeof *message + inline_capacity);
     if (message == NULL) return NULL;
+    if (cached) inline_capacity = CORE_MESSAGE_SMALL_INLINE;
     atomic_init(&message->node.next, NULL);
     message->node.kind = LUN_SIGNAL_MESSAGE;
     message->mailbox_previous = message->mailbox_next = NULL;
     message->kind = (uint8_t)kind;
     message->data_inline = kind == LUN_MESSAGE_DATA;
+    message->cached = cached;
     message->tag = 0;
     message->process_id = 0;
     message->data = kind == LUN_MESSAGE_DATA ? message->inline_bytes : NULL;
     message->size = 0;
-    message->capacity = kind == LUN_MESSAGE_DATA ? inline_capacity : 0;
+    message->capacity = kind == LUN_MESSAGE_DATA ? (uint32_t)inline_capacity : 0;
     message->position = 0;
     message->resources = NULL;
     message->resource_count = 0;
@@ -66,7 +71,10 @@ void lun_message_free(lun_message *message)
     }
     free(message->resources);
     if (!message->data_inline) free(message->data);
-    free(message);
+    if (message->cached)
+        core_cache_free(CORE_CACHE_MESSAGE, message);
+    else
+        free(message);
 }
 
 lun_message_kind lun_message_get_kind(const lun_message *message)
@@ -110,7 +118,7 @@ static lun_status grow(lun_message *message, size_t needed, lun_error *error)
     if (message->data_inline) memcpy(data, message->data, message->size);
     message->data = data;
     message->data_inline = false;
-    message->capacity = capacity;
+    message->capacity = (uint32_t)capacity;
     return LUN_OK;
 }
 
@@ -130,7 +138,7 @@ lun_status lun_message_write(lun_message *message, const void *bytes, size_t len
         if (status != LUN_OK) return status;
     }
     memcpy(message->data + message->size, bytes, length);
-    message->size = needed;
+    message->size = (uint32_t)needed;
     return LUN_OK;
 }
 
@@ -143,7 +151,7 @@ lun_status lun_message_read(lun_message *message, void *bytes, size_t length, si
     if (message->position > message->size)
         return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT,
                              "read position %zu beyond the size %zu", message->position,
-                             message->size);
+                             (size_t)message->size);
     size_t available = message->size - message->position;
     size_t count = length < available ? length : available;
     if (count > 0 && bytes == NULL)
@@ -170,11 +178,13 @@ lun_status lun_message_push_resource(lun_message *message, void *resource,
     if (resource == NULL || type == NULL)
         return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "null resource or type");
     if (message->resource_count == message->resource_capacity) {
-        size_t capacity = message->resource_capacity ? message->resource_capacity * 2 : 4;
+        if (message->resource_capacity > UINT32_MAX / 2)
+            return lun_error_set(error, LUN_ERR_NO_MEMORY, "too many resources");
+        size_t capacity = message->resource_capacity ? message->resource_capacity * 2u : 4;
         core_resource_slot *slots = realloc(message->resources, capacity * sizeof *slots);
         if (slots == NULL) return lun_error_set(error, LUN_ERR_NO_MEMORY, "resource slots");
         message->resources = slots;
-        message->resource_capacity = capacity;
+        message->resource_capacity = (uint32_t)capacity;
     }
     size_t at = message->resource_count++;
     message->resources[at].resource = resource;

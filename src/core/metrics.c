@@ -77,10 +77,11 @@ static const metric_name gauges[] = {
     {"lunatic.process.environment.count", CORE_ENVIRONMENT_COUNT},
 };
 
-/* Histograms name their count slot; the sum slot follows it. */
+/* Histograms: each sample is one data message, so their count is the data
+ * message counter; `metric` is the sum. */
 static const metric_name histograms[] = {
-    {"lunatic.process.messages.data.resources.count", CORE_DATA_RESOURCES_COUNT},
-    {"lunatic.process.messages.data.size", CORE_DATA_SIZE_COUNT},
+    {"lunatic.process.messages.data.resources.count", CORE_DATA_RESOURCES_SUM},
+    {"lunatic.process.messages.data.size", CORE_DATA_SIZE_SUM},
 };
 
 static const metric_name *find(const metric_name *table, size_t count, const char *name)
@@ -107,7 +108,7 @@ bool lun_metrics_histogram(const char *name, uint64_t *count, uint64_t *sum)
 {
     const metric_name *found = find(histograms, sizeof histograms / sizeof *histograms, name);
     if (found == NULL) return false;
-    if (count) *count = (uint64_t)metric_sum(found->metric);
-    if (sum) *sum = (uint64_t)metric_sum(found->metric + 1);
+    if (count) *count = (uint64_t)metric_sum(CORE_MESSAGES_DATA_COUNT);
+    if (sum) *sum = (uint64_t)metric_sum(found->metric);
     return true;
 }

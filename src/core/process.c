@@ -44,7 +44,7 @@ void core_process_free(lun_process *process)
     while ((node = core_mpsc_pop(&process->signals)) != NULL)
         core_node_free(node);
     if (process->message_owned) free((char *)process->result_message);
-    free(process);
+    core_cache_free(CORE_CACHE_PROCESS, process);
 }
 
 void lun_process_release(lun_process *process)
@@ -82,7 +82,7 @@ void core_node_free(core_node *node)
     } else {
         core_signal *signal = (core_signal *)node;
         lun_process_release(signal->process);
-        free(signal);
+        core_cache_free(CORE_CACHE_SIGNAL, signal);
     }
 }
 
@@ -103,7 +103,7 @@ void core_process_push(lun_process *target, core_node *node)
 
 static lun_status push_signal(lun_process *target, const lun_signal *signal, lun_error *error)
 {
-    core_signal *node = malloc(sizeof *node);
+    core_signal *node = core_cache_alloc(CORE_CACHE_SIGNAL);
     if (node == NULL) return lun_error_set(error, LUN_ERR_NO_MEMORY, "signal");
     node->node.kind = signal->kind;
     node->flag = signal->flag;
@@ -155,6 +155,22 @@ lun_status lun_process_send_message(lun_process *target, lun_message *message, l
     return LUN_OK;
 }
 
+lun_status lun_process_send_data(lun_process *target, int64_t tag, const void *bytes, size_t length,
+                                 lun_error *error)
+{
+    if (target == NULL) return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "null process");
+    if (bytes == NULL && length > 0)
+        return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "no bytes");
+    lun_message *message = lun_message_new_data(tag, length);
+    if (message == NULL) return lun_error_set(error, LUN_ERR_NO_MEMORY, "message");
+    lun_status status = lun_message_write(message, bytes, length, error);
+    if (status != LUN_OK) {
+        lun_message_free(message);
+        return status;
+    }
+    return lun_process_send_message(target, message, error);
+}
+
 lun_status lun_process_kill(lun_process *target, lun_error *error)
 {
     lun_signal signal = {.kind = LUN_SIGNAL_KILL};
@@ -179,13 +195,15 @@ lun_status lun_process_spawn(lun_environment *environment, lun_step_fn step, voi
         if (state_free) state_free(state);
         return lun_error_set(error, LUN_ERR_STATE, "the runtime is shutting down");
     }
-    lun_process *process = calloc(1, sizeof *process);
+    /* A recycled block is warm and already paged in (no first-touch fault). */
+    lun_process *process = core_cache_alloc(CORE_CACHE_PROCESS);
     if (process == NULL) {
         atomic_fetch_sub(&runtime->live_processes, 1);
-        core_notify_joiners(runtime);
+        core_notify_shutdown(runtime);
         if (state_free) state_free(state);
         return lun_error_set(error, LUN_ERR_NO_MEMORY, "process");
     }
+    memset(process, 0, sizeof *process);
     atomic_init(&process->run_state, CORE_QUEUED);
     atomic_init(&process->references, out ? 2 : 1);
     process->id = lun_environment_next_process_id(environment);
@@ -200,9 +218,9 @@ lun_status lun_process_spawn(lun_environment *environment, lun_step_fn step, voi
     lun_status status = core_environment_add(environment, process);
     if (status != LUN_OK) {
         lun_environment_release(environment);
-        free(process);
+        core_cache_free(CORE_CACHE_PROCESS, process);
         atomic_fetch_sub(&runtime->live_processes, 1);
-        core_notify_joiners(runtime);
+        core_notify_shutdown(runtime);
         if (state_free) state_free(state);
         return lun_error_set(error, status, "process table");
     }
@@ -272,10 +290,9 @@ static void receive_message(lun_process *process, lun_message *message)
 {
     if (message->kind == LUN_MESSAGE_DATA) {
         core_metric_add(CORE_MESSAGES_DATA_COUNT, 1);
-        core_metric_add(CORE_DATA_SIZE_COUNT, 1);
         core_metric_add(CORE_DATA_SIZE_SUM, (int64_t)message->size);
-        core_metric_add(CORE_DATA_RESOURCES_COUNT, 1);
-        core_metric_add(CORE_DATA_RESOURCES_SUM, (int64_t)message->resource_count);
+        if (message->resource_count != 0)
+            core_metric_add(CORE_DATA_RESOURCES_SUM, (int64_t)message->resource_count);
     } else if (message->kind == LUN_MESSAGE_LINK_DIED) {
         core_metric_add(CORE_MESSAGES_LINK_DIED_COUNT, 1);
     }
@@ -425,15 +442,17 @@ static void finish(lun_process *process, lun_result_kind kind, bool killed)
     /* Released before the process is seen dead, so that a joiner finds the
      * environment gone if this process held its last reference. */
     lun_environment_release(environment);
+    /* Uncounted before it is seen dead, so that a thread that joined it
+     * finds it gone from lun_runtime_process_count too. The runtime
+     * outlives this call anyway: it joins its workers (which run this code)
+     * before freeing anything. */
+    atomic_fetch_sub_explicit(&runtime->live_processes, 1, memory_order_seq_cst);
     atomic_exchange_explicit(&process->run_state, CORE_DEAD, memory_order_seq_cst);
     core_node *node;
     while ((node = core_mpsc_pop(&process->signals)) != NULL)
         core_node_free(node);
-
-    /* The runtime outlives this call: it joins its workers (which run this
-     * code) before freeing anything. */
-    atomic_fetch_sub_explicit(&runtime->live_processes, 1, memory_order_seq_cst);
-    core_notify_joiners(runtime);
+    core_notify_joiners(process);
+    core_notify_shutdown(runtime);
     lun_process_release(process);
 }
 
@@ -584,26 +603,27 @@ static struct timespec deadline_after_ms(int64_t timeout_ms)
     return deadline;
 }
 
-/* Sleeps on the runtime's join condition until the process is dead. The
- * dying process counts joiners after it is marked dead, and a joiner is
- * counted before it looks: one of them sees the other. */
+/* Sleeps on the join bucket of the process until it is dead. The joiner
+ * sets `joined`, then looks at the run state; the dying process sets the
+ * run state, then looks at `joined` (all sequentially consistent): one of
+ * them sees the other. Only deaths of joined processes wake a bucket, and
+ * only threads joining a process of that bucket. */
 static lun_status wait_for_death(lun_process *process, int64_t timeout_ms)
 {
-    lun_runtime *runtime = process->runtime;
+    core_join_bucket *bucket = core_join_bucket_of(process);
     struct timespec deadline =
         timeout_ms >= 0 ? deadline_after_ms(timeout_ms) : (struct timespec){0};
     lun_status status = LUN_OK;
-    atomic_fetch_add_explicit(&runtime->joiners, 1, memory_order_seq_cst);
-    pthread_mutex_lock(&runtime->join_lock);
+    atomic_store_explicit(&process->joined, 1, memory_order_seq_cst);
+    pthread_mutex_lock(&bucket->lock);
     while (!is_dead_now(process) && status == LUN_OK) {
         if (timeout_ms < 0)
-            pthread_cond_wait(&runtime->join_cond, &runtime->join_lock);
-        else if (pthread_cond_timedwait(&runtime->join_cond, &runtime->join_lock, &deadline) != 0 &&
+            pthread_cond_wait(&bucket->cond, &bucket->lock);
+        else if (pthread_cond_timedwait(&bucket->cond, &bucket->lock, &deadline) != 0 &&
                  !is_dead_now(process))
             status = LUN_ERR_TIMEOUT;
     }
-    pthread_mutex_unlock(&runtime->join_lock);
-    atomic_fetch_sub_explicit(&runtime->joiners, 1, memory_order_seq_cst);
+    pthread_mutex_unlock(&bucket->lock);
     return status;
 }
 

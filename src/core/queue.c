@@ -32,6 +32,9 @@ core_node *core_mpsc_pop(core_mpsc *queue)
     }
     if (next != NULL) {
         queue->tail = next;
+        /* The next pop reads it: start the load (most likely a miss, the
+         * node was written on another core) while this node is handled. */
+        __builtin_prefetch(next);
         return tail;
     }
     core_node *head = atomic_load_explicit(&queue->head, memory_order_acquire);

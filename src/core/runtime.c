@@ -9,6 +9,20 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Runtimes alive in this OS process (see lun_runtime_free). */
+static _Atomic unsigned runtime_count;
+
+static void runtime_destroy_locks(lun_runtime *runtime)
+{
+    pthread_mutex_destroy(&runtime->environments_lock);
+    pthread_cond_destroy(&runtime->join_cond);
+    pthread_mutex_destroy(&runtime->join_lock);
+    for (size_t i = 0; i < CORE_JOIN_BUCKETS; i++) {
+        pthread_cond_destroy(&runtime->join_buckets[i].cond);
+        pthread_mutex_destroy(&runtime->join_buckets[i].lock);
+    }
+}
+
 static unsigned default_workers(void)
 {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
@@ -30,6 +44,10 @@ lun_status lun_runtime_new(const lun_runtime_config *config, lun_runtime **out, 
     pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
     pthread_mutex_init(&runtime->join_lock, NULL);
     pthread_cond_init(&runtime->join_cond, &attributes);
+    for (size_t i = 0; i < CORE_JOIN_BUCKETS; i++) {
+        pthread_mutex_init(&runtime->join_buckets[i].lock, NULL);
+        pthread_cond_init(&runtime->join_buckets[i].cond, &attributes);
+    }
     pthread_condattr_destroy(&attributes);
     pthread_mutex_init(&runtime->environments_lock, NULL);
     lun_status status = core_registry_init(&runtime->registry, error);
@@ -38,6 +56,7 @@ lun_status lun_runtime_new(const lun_runtime_config *config, lun_runtime **out, 
         if (status == LUN_OK) {
             status = core_scheduler_start(runtime, error);
             if (status == LUN_OK) {
+                atomic_fetch_add(&runtime_count, 1);
                 *out = runtime;
                 return LUN_OK;
             }
@@ -45,16 +64,14 @@ lun_status lun_runtime_new(const lun_runtime_config *config, lun_runtime **out, 
         }
         core_registry_destroy(&runtime->registry);
     }
-    pthread_mutex_destroy(&runtime->environments_lock);
-    pthread_cond_destroy(&runtime->join_cond);
-    pthread_mutex_destroy(&runtime->join_lock);
+    runtime_destroy_locks(runtime);
     free(runtime);
     return status;
 }
 
 static void wait_for_all_processes(lun_runtime *runtime)
 {
-    atomic_fetch_add(&runtime->joiners, 1);
+    atomic_fetch_add(&runtime->shutdown_waiters, 1);
     while (atomic_load(&runtime->live_processes) > 0) {
         core_environments_kill_all(runtime);
         struct timespec deadline;
@@ -69,7 +86,7 @@ static void wait_for_all_processes(lun_runtime *runtime)
             pthread_cond_timedwait(&runtime->join_cond, &runtime->join_lock, &deadline);
         pthread_mutex_unlock(&runtime->join_lock);
     }
-    atomic_fetch_sub(&runtime->joiners, 1);
+    atomic_fetch_sub(&runtime->shutdown_waiters, 1);
 }
 
 void lun_runtime_free(lun_runtime *runtime)
@@ -87,10 +104,14 @@ void lun_runtime_free(lun_runtime *runtime)
     core_scheduler_stop(runtime);
     core_environments_free_all(runtime);
     core_registry_destroy(&runtime->registry);
-    pthread_mutex_destroy(&runtime->environments_lock);
-    pthread_cond_destroy(&runtime->join_cond);
-    pthread_mutex_destroy(&runtime->join_lock);
+    runtime_destroy_locks(runtime);
     free(runtime);
+    /* The workers and the timer thread freed their cached blocks when they
+     * exited; with the last runtime gone, give back the rest too. */
+    if (atomic_fetch_sub(&runtime_count, 1) == 1) {
+        core_cache_flush_thread();
+        core_cache_trim();
+    }
 }
 
 unsigned lun_runtime_worker_count(const lun_runtime *runtime)

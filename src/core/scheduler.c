@@ -166,12 +166,30 @@ void core_schedule(lun_runtime *runtime, lun_process *process)
     push_remote(runtime, process);
 }
 
-void core_notify_joiners(lun_runtime *runtime)
+void core_notify_shutdown(lun_runtime *runtime)
 {
-    if (atomic_load_explicit(&runtime->joiners, memory_order_seq_cst) == 0) return;
+    if (atomic_load_explicit(&runtime->shutdown_waiters, memory_order_seq_cst) == 0) return;
     pthread_mutex_lock(&runtime->join_lock);
     pthread_cond_broadcast(&runtime->join_cond);
     pthread_mutex_unlock(&runtime->join_lock);
+}
+
+core_join_bucket *core_join_bucket_of(lun_process *process)
+{
+    uintptr_t key = (uintptr_t)process / sizeof(void *);
+    key = (key ^ (key >> 7) ^ (key >> 13)) % CORE_JOIN_BUCKETS;
+    return &process->runtime->join_buckets[key];
+}
+
+void core_notify_joiners(lun_process *process)
+{
+    /* seq_cst: pairs with the joiner's store of `joined` before it looks at
+     * the run state (see wait_for_death in process.c). */
+    if (atomic_load_explicit(&process->joined, memory_order_seq_cst) == 0) return;
+    core_join_bucket *bucket = core_join_bucket_of(process);
+    pthread_mutex_lock(&bucket->lock);
+    pthread_cond_broadcast(&bucket->cond);
+    pthread_mutex_unlock(&bucket->lock);
 }
 
 /* ---- workers ------------------------------------------------------------ */

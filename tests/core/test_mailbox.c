@@ -376,6 +376,71 @@ static void test_different_call_after_wake(void **state)
     lun_process_release(process);
 }
 
+typedef struct only_tag_state {
+    int64_t got[8];
+    size_t left;
+    int calls;
+} only_tag_state;
+
+static int64_t receive_value(lun_process *self, int64_t tag, size_t tag_count)
+{
+    lun_message *message = NULL;
+    if (lun_process_receive(self, &tag, tag_count, 0, &message, NULL) != LUN_OK) return -1;
+    int64_t value = value_of(message);
+    lun_message_free(message);
+    return value;
+}
+
+/* Waits for tag 999, then receives by tags whose only queued message sits
+ * near the head, near the tail, or (tag 1) many times. */
+static lun_step_result only_tag_step(lun_process *self, void *state)
+{
+    only_tag_state *s = state;
+    int64_t go = 999;
+    lun_message *message;
+    lun_status status = lun_process_receive(self, &go, 1, LUN_TIMEOUT_INFINITE, &message, NULL);
+    if (status == LUN_ERR_WOULD_BLOCK) return LUN_STEP_WAIT;
+    if (status != LUN_OK) return LUN_STEP_FAILED;
+    lun_message_free(message);
+    s->got[0] = receive_value(self, 60, 1); /* near the tail */
+    s->got[1] = receive_value(self, 50, 1); /* near the head */
+    s->got[2] = receive_value(self, 60, 1); /* none left: times out */
+    s->got[3] = receive_value(self, 1, 1);  /* many: the oldest */
+    s->got[4] = receive_value(self, 1, 1);
+    s->got[5] = receive_value(self, 0, 0);  /* any: queue order kept */
+    s->got[6] = receive_value(self, 70, 1); /* the last one */
+    s->left = lun_process_mailbox_size(self);
+    return LUN_STEP_DONE;
+}
+
+static void test_receive_only_tagged_behind_backlog(void **state)
+{
+    fixture *f = *state;
+    only_tag_state s = {.calls = 0};
+    lun_process *process;
+    assert_int_equal(lun_process_spawn(f->environment, only_tag_step, &s, NULL, &process, NULL),
+                     LUN_OK);
+    enum { BACKLOG = 1000 };
+    send_to(process, tagged(1, -100));
+    send_to(process, tagged(50, 50));
+    for (int i = 0; i < BACKLOG; i++)
+        send_to(process, tagged(1, i));
+    send_to(process, tagged(60, 60));
+    send_to(process, tagged(1, BACKLOG));
+    send_to(process, tagged(70, 70));
+    send_to(process, tagged(999, 0));
+    assert_int_equal(join(process).kind, LUN_RESULT_OK);
+    assert_int_equal(s.got[0], 60);
+    assert_int_equal(s.got[1], 50);
+    assert_int_equal(s.got[2], -1);
+    assert_int_equal(s.got[3], -100);
+    assert_int_equal(s.got[4], 0);
+    assert_int_equal(s.got[5], 1);
+    assert_int_equal(s.got[6], 70);
+    assert_int_equal(s.left, BACKLOG - 2 + 1);
+    lun_process_release(process);
+}
+
 static void test_bad_calls(void **state)
 {
     fixture *f = *state;
@@ -431,6 +496,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_different_call_after_wake, setup_two_workers,
                                         teardown_fixture),
         cmocka_unit_test_setup_teardown(test_bad_calls, setup_two_workers, teardown_fixture),
+        cmocka_unit_test_setup_teardown(test_receive_only_tagged_behind_backlog, setup_two_workers,
+                                        teardown_fixture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -90,6 +90,56 @@ static void test_ids_and_table(void **state)
     fixture_free(f); /* kills b */
 }
 
+/* The process table under churn: strided and blockwise deaths (keys that
+ * share their low bits, runs of consecutive keys), growth, and lookups of
+ * every id, alive or not. */
+static void test_table_under_churn(void **state)
+{
+    fixture *f = fixture_new(2);
+    enum { COUNT = 6000 };
+    lun_process **processes = calloc(COUNT, sizeof *processes);
+    assert_non_null(processes);
+    for (int i = 0; i < COUNT; i++)
+        processes[i] = spawn(f, wait_forever, NULL);
+    /* Ids are 1..COUNT; end those with id % 64 == 0 (one shard emptied),
+     * every id of a block, and every third of the rest. */
+    bool *ended = calloc(COUNT + 1, sizeof *ended);
+    assert_non_null(ended);
+    for (uint64_t id = 1; id <= COUNT; id++)
+        ended[id] = id % 64 == 0 || (id > 1000 && id <= 2500) || id % 3 == 0;
+    for (uint64_t id = 1; id <= COUNT; id++)
+        if (ended[id]) send_to(processes[id - 1], tagged(0, 0));
+    size_t alive = 0;
+    for (uint64_t id = 1; id <= COUNT; id++) {
+        if (ended[id])
+            assert_int_equal(join(processes[id - 1]).kind, LUN_RESULT_OK);
+        else
+            alive++;
+    }
+    assert_int_equal(lun_environment_process_count(f->environment), alive);
+    for (uint64_t id = 1; id <= COUNT + 100; id++) {
+        lun_process *found = lun_environment_get_process(f->environment, id);
+        if (id > COUNT || ended[id]) {
+            assert_null(found);
+        } else {
+            assert_ptr_equal(found, processes[id - 1]);
+            lun_process_release(found);
+        }
+    }
+    /* New ids land among the holes. */
+    lun_process *late = spawn(f, wait_forever, NULL);
+    assert_int_equal(lun_process_id(late), COUNT + 1);
+    lun_process *found = lun_environment_get_process(f->environment, COUNT + 1);
+    assert_ptr_equal(found, late);
+    lun_process_release(found);
+    lun_process_release(late);
+    for (int i = 0; i < COUNT; i++)
+        lun_process_release(processes[i]);
+    free(processes);
+    free(ended);
+    fixture_free(f); /* kills the rest */
+}
+
 static void test_environment_set(void **state)
 {
     fixture *f = *state;
@@ -784,6 +834,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_two_workers, teardown_fixture)
         T(test_results),
         cmocka_unit_test(test_ids_and_table),
+        cmocka_unit_test(test_table_under_churn),
         T(test_environment_set),
         T(test_kill),
         T(test_kill_while_sleeping),
