@@ -144,13 +144,12 @@ static char *copy_name(const uint8_t *text, uint32_t length)
     return copy;
 }
 
-static lun_status read_name(wasm_reader *reader, char **name, lun_error *error)
+static lun_status read_name(wasm_reader *reader, char **name, uint32_t *length, lun_error *error)
 {
     *name = NULL;
     const uint8_t *text;
-    uint32_t length;
-    WASM_TRY(read_name_bytes(reader, &text, &length, error));
-    *name = copy_name(text, length);
+    WASM_TRY(read_name_bytes(reader, &text, length, error));
+    *name = copy_name(text, *length);
     return *name == NULL ? out_of_memory(error) : LUN_OK;
 }
 
@@ -267,6 +266,7 @@ static lun_status decode_function_type(wasm_reader *reader, wasm_functype *type,
     type->param_count = param_count;
     type->result_count = result_count;
     if (param_count > 0) memcpy(type->types, params, param_count * sizeof(lun_valtype));
+    if (result_count == 0) return LUN_OK; /* types may be NULL: no pointer arithmetic on it */
     return read_value_types(reader, result_count, type->types + param_count, error);
 }
 
@@ -396,8 +396,8 @@ static lun_status decode_type_section(decoder *state, wasm_reader *reader)
 static lun_status decode_import(decoder *state, wasm_reader *reader, wasm_import *import)
 {
     lun_module *module = state->module;
-    WASM_TRY(read_name(reader, &import->module_name, state->error));
-    WASM_TRY(read_name(reader, &import->field_name, state->error));
+    WASM_TRY(read_name(reader, &import->module_name, &import->module_name_length, state->error));
+    WASM_TRY(read_name(reader, &import->field_name, &import->field_name_length, state->error));
     size_t offset = reader->position;
     uint8_t kind;
     WASM_TRY(wasm_read_u8(reader, &kind, state->error));
@@ -532,6 +532,7 @@ static lun_status decode_export(decoder *state, wasm_reader *reader, wasm_export
     WASM_TRY(read_name_bytes(reader, &name->text, &name->length, state->error));
     export_->name = copy_name(name->text, name->length);
     if (export_->name == NULL) return out_of_memory(state->error);
+    export_->name_length = name->length;
     size_t offset = reader->position;
     uint8_t kind;
     WASM_TRY(wasm_read_u8(reader, &kind, state->error));
@@ -810,10 +811,10 @@ static void decode_function_names(decoder *state)
         if (names == NULL) return;
         module->function_names = names;
         for (uint32_t index = 0; index < count; index++) {
-            uint32_t function_index;
+            uint32_t function_index, length;
             char *name;
             if (wasm_read_u32(&subsection, &function_index, NULL) != LUN_OK ||
-                read_name(&subsection, &name, NULL) != LUN_OK)
+                read_name(&subsection, &name, &length, NULL) != LUN_OK)
                 return;
             if (function_index >= module->total_function_count) {
                 free(name);

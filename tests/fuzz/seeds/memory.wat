@@ -1,0 +1,18 @@
+;; Seed: memory growth, bulk memory, data segments and globals.
+(module
+  (memory 1 4)
+  (data (i32.const 16) "hello, fuzzer")
+  (data $passive "passive")
+  (global $counter (mut i32) (i32.const 0))
+  (func (export "grow") (result i32) (memory.grow (i32.const 1)))
+  (func (export "size") (result i32) (memory.size))
+  (func (export "bulk") (result i32)
+    (memory.fill (i32.const 100) (i32.const 7) (i32.const 50))
+    (memory.copy (i32.const 200) (i32.const 16) (i32.const 13))
+    (memory.init $passive (i32.const 300) (i32.const 0) (i32.const 7))
+    (data.drop $passive)
+    (i32.load8_u (i32.const 304)))
+  (func (export "count") (result i32)
+    (global.set $counter (i32.add (global.get $counter) (i32.const 1)))
+    (global.get $counter))
+  (func (export "grow_too_much") (result i32) (memory.grow (i32.const 100))))

@@ -1,0 +1,21 @@
+;; Seed: tables, call_indirect, br_table and references.
+(module
+  (type $unary (func (param i32) (result i32)))
+  (table $t 4 funcref)
+  (elem (i32.const 0) $double $negate)
+  (func $double (type $unary) (i32.shl (local.get 0) (i32.const 1)))
+  (func $negate (type $unary) (i32.sub (i32.const 0) (local.get 0)))
+  (func (export "indirect") (param i32) (result i32)
+    (call_indirect (type $unary) (i32.const 21) (local.get 0)))
+  (func (export "missing") (result i32)
+    (call_indirect (type $unary) (i32.const 1) (i32.const 3)))
+  (func (export "switch") (param i32) (result i32)
+    (block $c (block $b (block $a
+      (br_table $a $b $c (local.get 0)))
+      (return (i32.const 10)))
+      (return (i32.const 20)))
+    (i32.const 30))
+  (func (export "grow") (result i32)
+    (table.grow $t (ref.func $double) (i32.const 2)))
+  (func (export "is_null") (result i32)
+    (ref.is_null (table.get $t (i32.const 3)))))
