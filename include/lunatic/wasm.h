@@ -116,6 +116,14 @@ bool lun_module_export_func_type(const lun_module *module, const char *name,
                                  const lun_valtype **params, size_t *param_count,
                                  const lun_valtype **results, size_t *result_count);
 
+/* Parameter and result types of the function import at `index` (in
+ * declaration order, as lun_module_import counts them); false when there is
+ * no import at index or it is not a function. The arrays stay owned by the
+ * module. */
+bool lun_module_import_func_type(const lun_module *module, size_t index, const lun_valtype **params,
+                                 size_t *param_count, const lun_valtype **results,
+                                 size_t *result_count);
+
 /* ---- host objects and externs ------------------------------------------ */
 
 typedef struct lun_func lun_func;
@@ -159,9 +167,13 @@ typedef lun_host_result (*lun_host_fn)(lun_host_call *call);
 /* A host function. params and results name the types separated by spaces,
  * e.g. params "i32 i64" and results "i32"; "" for none. Type names: i32, i64,
  * f32, f64, funcref, externref. */
-lun_status lun_func_new_host(const char *params, const char *results, lun_host_fn fn,
-                             void *data, lun_func **func, lun_error *error);
+lun_status lun_func_new_host(const char *params, const char *results, lun_host_fn fn, void *data,
+                             lun_func **func, lun_error *error);
 void lun_func_free(lun_func *func); /* only for functions made by lun_func_new_host */
+/* Parameter and result types of any function (host or Wasm); the arrays live
+ * as long as the function. */
+void lun_func_type(const lun_func *func, const lun_valtype **params, size_t *param_count,
+                   const lun_valtype **results, size_t *result_count);
 
 /* Host-owned tables, memories and globals, to be imported by instances
  * (the spec tests' "spectest" module uses them). max UINT32_MAX (tables) or
@@ -176,7 +188,7 @@ lun_status lun_global_new(lun_value value, bool mutable_, lun_global **global, l
 void lun_global_free(lun_global *global);
 
 lun_value lun_global_get(const lun_global *global);
-uint8_t *lun_memory_data(lun_memory *memory); /* valid until the memory grows */
+uint8_t *lun_memory_data(lun_memory *memory);     /* valid until the memory grows */
 size_t lun_memory_size(const lun_memory *memory); /* in bytes */
 
 /* ---- imports ----------------------------------------------------------- */
@@ -193,8 +205,8 @@ lun_status lun_imports_add(lun_imports *imports, const char *module_name, const 
 /* Adds every export of instance under module_name (the spec's "register"). */
 lun_status lun_imports_add_instance(lun_imports *imports, const char *module_name,
                                     lun_instance *instance, lun_error *error);
-bool lun_imports_find(const lun_imports *imports, const char *module_name,
-                      const char *field_name, lun_extern *value);
+bool lun_imports_find(const lun_imports *imports, const char *module_name, const char *field_name,
+                      lun_extern *value);
 
 /* ---- instances --------------------------------------------------------- */
 
@@ -223,6 +235,10 @@ void *lun_instance_user_data(const lun_instance *instance);
 lun_memory *lun_instance_memory(lun_instance *instance);
 lun_status lun_instance_export(lun_instance *instance, const char *name, lun_extern *value,
                                lun_error *error);
+/* The same with the name as name_length bytes: export names may hold NUL
+ * bytes, which a C string cannot. */
+lun_status lun_instance_export_bytes(lun_instance *instance, const char *name, size_t name_length,
+                                     lun_extern *value, lun_error *error);
 /* Fuel used since instantiation. */
 uint64_t lun_instance_fuel_used(const lun_instance *instance);
 
@@ -231,9 +247,9 @@ uint64_t lun_instance_fuel_used(const lun_instance *instance);
  * LUN_ERR_TRAP with its reason as the message ("integer divide by zero",
  * "call stack exhausted", ...). A host function that suspends is an error
  * here (LUN_ERR_STATE). */
-lun_status lun_instance_call(lun_instance *instance, const char *export_name,
-                             const lun_value *args, size_t arg_count, lun_value *results,
-                             size_t result_capacity, size_t *result_count, lun_error *error);
+lun_status lun_instance_call(lun_instance *instance, const char *export_name, const lun_value *args,
+                             size_t arg_count, lun_value *results, size_t result_capacity,
+                             size_t *result_count, lun_error *error);
 
 /* Resumable execution: lun_instance_start prepares a call of an exported
  * function; each lun_instance_run then runs for at most `fuel` units (one
@@ -247,6 +263,12 @@ typedef enum lun_run_state {
 
 lun_status lun_instance_start(lun_instance *instance, const char *export_name,
                               const lun_value *args, size_t arg_count, lun_error *error);
+/* The same with a function handle instead of a name: an export of this
+ * instance (lun_instance_export / lun_instance_export_bytes) or any function
+ * the instance may call (a funcref it holds, a host function). The function
+ * must stay alive until the run ends. */
+lun_status lun_instance_start_func(lun_instance *instance, const lun_func *func,
+                                   const lun_value *args, size_t arg_count, lun_error *error);
 lun_run_state lun_instance_run(lun_instance *instance, uint64_t fuel);
 size_t lun_instance_results(const lun_instance *instance, lun_value *results, size_t capacity);
 const char *lun_instance_trap_message(const lun_instance *instance);

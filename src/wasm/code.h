@@ -110,7 +110,20 @@
     X(add_br_i32_eq_loop) X(add_br_i32_ne_loop) X(add_br_i32_lt_s_loop) X(add_br_i32_lt_u_loop) X(add_br_i32_gt_s_loop) \
     X(add_br_i32_gt_u_loop) X(add_br_i32_le_s_loop) X(add_br_i32_le_u_loop) X(add_br_i32_ge_s_loop) X(add_br_i32_ge_u_loop) \
     X(add_br_i64_eq_loop) X(add_br_i64_ne_loop) X(add_br_i64_lt_s_loop) X(add_br_i64_lt_u_loop) X(add_br_i64_gt_s_loop) \
-    X(add_br_i64_gt_u_loop) X(add_br_i64_le_s_loop) X(add_br_i64_le_u_loop) X(add_br_i64_ge_s_loop) X(add_br_i64_ge_u_loop)
+    X(add_br_i64_gt_u_loop) X(add_br_i64_le_s_loop) X(add_br_i64_le_u_loop) X(add_br_i64_ge_s_loop) X(add_br_i64_ge_u_loop) \
+    /* fused: a float result written to dst and stored at address + offset: \
+       [dst][a|x][y|address][offset] (a + x * y, a - x * y); [dst][a|b][address|offset] */ \
+    X(f64_mul_add_store) X(f64_mul_sub_store) X(f32_mul_add_store) X(f32_mul_sub_store) \
+    X(f64_add_store) X(f64_sub_store) X(f64_mul_store) X(f32_add_store) X(f32_sub_store) \
+    X(f32_mul_store) \
+    /* fused: a f64 load as the second operand: [dst][a|address][offset]; [dst][a|p][q|offset] (from p + q) */ \
+    X(f64_add_load) X(f64_sub_load) X(f64_add_load_add) X(f64_sub_load_add) \
+    /* fused: a +/- x * m, m loaded from s = p + q (a 32-bit sum, also written to slot `set`) + offset: \
+       [dst][a|x][p|q][set|offset]; then stored too: ...[address|offset] */ \
+    X(f64_mul_add_mem) X(f64_mul_sub_mem) X(f64_mul_add_mem_store) X(f64_mul_sub_mem_store) \
+    /* fused: m +/- x * y, m loaded from address + offset: [dst][x|y][address|offset]; \
+       then stored too: ...[address|offset] */ \
+    X(f64_mul_add_amem) X(f64_mul_sub_amem) X(f64_mul_add_amem_store) X(f64_mul_sub_amem_store)
 // clang-format on
 
 #define WASM_OP_ENUM(name) WASM_OP_##name,

@@ -323,6 +323,89 @@ static void emit_unary(compiler *c, int op)
     note_last(c, start, op, a, 0);
 }
 
+/* a + x * m and a - x * m where m, an f64 load just before the multiply
+ * (x * m or m * x: IEEE products commute), is read by the fused
+ * instruction itself: the load's address sum, and the local a
+ * load_add_set wrote, become operands. */
+static bool fuse_multiply_load(compiler *c, int fused, uint32_t x, uint32_t y)
+{
+    if (fused != WASM_OP_f64_mul_add && fused != WASM_OP_f64_mul_sub) return false;
+    if (c->prev_end != c->last_start) return false;
+    int load = c->prev_op;
+    if (load != WASM_OP_i64_load && load != WASM_OP_i64_load_add &&
+        load != WASM_OP_i64_load_add_set)
+        return false;
+    uint32_t loaded = (uint32_t)(c->cells[c->prev_start] >> 32);
+    uint32_t other;
+    if (loaded == y && y == home(c, c->height) && x != y)
+        other = x;
+    else if (loaded == x && x == home(c, c->height - 1) && y != x)
+        other = y;
+    else
+        return false;
+    uint64_t operands = c->cells[c->prev_start + 1];
+    uint32_t p, q, set, offset;
+    if (load == WASM_OP_i64_load) {
+        p = (uint32_t)operands;
+        q = const_slot(c, 0);
+        set = loaded;
+        offset = (uint32_t)(operands >> 32);
+    } else {
+        p = (uint32_t)operands;
+        q = (uint32_t)(operands >> 32);
+        uint64_t last = c->cells[c->prev_start + 2];
+        set = load == WASM_OP_i64_load_add_set ? (uint32_t)last : loaded;
+        offset = load == WASM_OP_i64_load_add_set ? (uint32_t)(last >> 32) : (uint32_t)last;
+    }
+    if (c->failed) return false;
+    int memory_form =
+        fused == WASM_OP_f64_mul_add ? WASM_OP_f64_mul_add_mem : WASM_OP_f64_mul_sub_mem;
+    c->cell_count = c->prev_start;
+    pop(c);
+    uint32_t a = pop(c);
+    uint32_t dst = push_home(c);
+    size_t start = emit_op(c, memory_form, dst);
+    emit_cell(c, pair(a, other));
+    emit_cell(c, pair(p, q));
+    emit_cell(c, pair(set, offset));
+    c->last_end = SIZE_MAX;
+    c->prev_end = SIZE_MAX;
+    note_last(c, start, memory_form, 0, 0);
+    return true;
+}
+
+/* m + x * y and m - x * y with m loaded from address + offset: the load and
+ * the multiply (already removed from the code) become one instruction. */
+static void emit_multiply_load_below(compiler *c, int fused, uint32_t x, uint32_t y,
+                                     uint64_t load_operands)
+{
+    int memory_form =
+        fused == WASM_OP_f64_mul_add ? WASM_OP_f64_mul_add_amem : WASM_OP_f64_mul_sub_amem;
+    c->height -= 2;
+    uint32_t dst = push_home(c);
+    size_t start = emit_op(c, memory_form, dst);
+    emit_cell(c, pair(x, y));
+    emit_cell(c, load_operands);
+    c->last_end = SIZE_MAX;
+    c->prev_end = SIZE_MAX;
+    note_last(c, start, memory_form, 0, 0);
+}
+
+/* The addend a of a + x * y (or a - x * y) was loaded just before the
+ * multiply. */
+static bool fuse_multiply_addend_load(compiler *c, int fused, uint32_t x, uint32_t y)
+{
+    if (fused != WASM_OP_f64_mul_add && fused != WASM_OP_f64_mul_sub) return false;
+    if (c->prev_end != c->last_start || c->prev_op != WASM_OP_i64_load) return false;
+    uint32_t loaded = (uint32_t)(c->cells[c->prev_start] >> 32);
+    if (loaded != home(c, c->height - 2) || c->stack[c->height - 2] != loaded) return false;
+    if (x == loaded || y == loaded) return false;
+    uint64_t load_operands = c->cells[c->prev_start + 1];
+    c->cell_count = c->prev_start;
+    emit_multiply_load_below(c, fused, x, y, load_operands);
+    return true;
+}
+
 /* a + x * y and a - x * y where x * y was the last instruction. */
 static bool fuse_multiply(compiler *c, int op)
 {
@@ -339,6 +422,8 @@ static bool fuse_multiply(compiler *c, int op)
         return false;
     if (!last_is_top(c) || c->height < 2) return false;
     uint32_t x = c->last_a, y = c->last_b;
+    if (fuse_multiply_load(c, fused, x, y) || fuse_multiply_addend_load(c, fused, x, y))
+        return true;
     c->cell_count = c->last_start;
     pop(c);
     uint32_t a = pop(c);
@@ -376,6 +461,12 @@ static bool fuse_multiply_below(compiler *c, int op)
     uint64_t operands = c->cells[c->prev_start + 1];
     uint32_t x = (uint32_t)operands, y = (uint32_t)(operands >> 32);
     if (x == top || y == top) return false;
+    if (fused == WASM_OP_f64_mul_add && c->last_op == WASM_OP_i64_load) {
+        uint64_t load_operands = c->cells[c->last_start + 1];
+        c->cell_count = c->prev_start;
+        emit_multiply_load_below(c, fused, x, y, load_operands);
+        return true;
+    }
     size_t load_size = c->last_end - c->last_start;
     memmove(c->cells + c->prev_start, c->cells + c->last_start, load_size * sizeof *c->cells);
     c->cell_count = c->prev_start + load_size;
@@ -390,9 +481,46 @@ static bool fuse_multiply_below(compiler *c, int op)
     return true;
 }
 
+/* a + m and a - m where m, a f64 loaded from memory, was the last
+ * instruction (struct fields, array elements): one instruction. Not for
+ * multiplies: a product usually joins the add after it (fuse_multiply). */
+static bool fuse_load_operand(compiler *c, int op)
+{
+    int plain, summed;
+    switch (op) {
+    case WASM_OP_f64_add: plain = WASM_OP_f64_add_load, summed = WASM_OP_f64_add_load_add; break;
+    case WASM_OP_f64_sub: plain = WASM_OP_f64_sub_load, summed = WASM_OP_f64_sub_load_add; break;
+    default: return false;
+    }
+    if (!last_is_top(c) || c->height < 2) return false;
+    if (c->last_op != WASM_OP_i64_load && c->last_op != WASM_OP_i64_load_add) return false;
+    uint32_t loaded = c->stack[c->height - 1];
+    if ((uint32_t)(c->cells[c->last_start] >> 32) != loaded) return false;
+    bool from_sum = c->last_op == WASM_OP_i64_load_add;
+    uint64_t address = c->cells[c->last_start + 1];
+    uint32_t offset = from_sum ? (uint32_t)c->cells[c->last_start + 2] : (uint32_t)(address >> 32);
+    c->cell_count = c->last_start;
+    c->height--;
+    uint32_t a = pop(c);
+    uint32_t dst = push_home(c);
+    int fused = from_sum ? summed : plain;
+    size_t start = emit_op(c, fused, dst);
+    if (from_sum) {
+        emit_cell(c, pair(a, (uint32_t)address));
+        emit_cell(c, pair((uint32_t)(address >> 32), offset));
+    } else {
+        emit_cell(c, pair(a, (uint32_t)address));
+        emit_cell(c, offset);
+    }
+    c->last_end = SIZE_MAX;
+    c->prev_end = SIZE_MAX;
+    note_last(c, start, fused, 0, 0);
+    return true;
+}
+
 static void emit_binary(compiler *c, int op)
 {
-    if (fuse_multiply(c, op) || fuse_multiply_below(c, op)) return;
+    if (fuse_multiply(c, op) || fuse_multiply_below(c, op) || fuse_load_operand(c, op)) return;
     uint32_t b = pop(c);
     uint32_t a = pop(c);
     uint32_t dst = push_home(c);
@@ -1000,11 +1128,99 @@ static int fused_load_set(int op)
     }
 }
 
+/* The fused form of a float instruction whose result is then stored, or -1. */
+static int fused_store(int producer, int store_op)
+{
+    if (store_op == WASM_OP_i64_store) {
+        switch (producer) {
+        case WASM_OP_f64_mul_add_mem: return WASM_OP_f64_mul_add_mem_store;
+        case WASM_OP_f64_mul_add_amem: return WASM_OP_f64_mul_add_amem_store;
+        case WASM_OP_f64_mul_sub_amem: return WASM_OP_f64_mul_sub_amem_store;
+        case WASM_OP_f64_mul_sub_mem: return WASM_OP_f64_mul_sub_mem_store;
+        case WASM_OP_f64_mul_add: return WASM_OP_f64_mul_add_store;
+        case WASM_OP_f64_mul_sub: return WASM_OP_f64_mul_sub_store;
+        case WASM_OP_f64_add: return WASM_OP_f64_add_store;
+        case WASM_OP_f64_sub: return WASM_OP_f64_sub_store;
+        case WASM_OP_f64_mul: return WASM_OP_f64_mul_store;
+        default: return -1;
+        }
+    }
+    if (store_op == WASM_OP_i32_store) {
+        switch (producer) {
+        case WASM_OP_f32_mul_add: return WASM_OP_f32_mul_add_store;
+        case WASM_OP_f32_mul_sub: return WASM_OP_f32_mul_sub_store;
+        case WASM_OP_f32_add: return WASM_OP_f32_add_store;
+        case WASM_OP_f32_sub: return WASM_OP_f32_sub_store;
+        case WASM_OP_f32_mul: return WASM_OP_f32_mul_store;
+        default: return -1;
+        }
+    }
+    return -1;
+}
+
+/* A store of the value the instruction just emitted computed (into the
+ * top's home slot, or into a local by local.tee / local.set + local.get):
+ * that instruction also stores, keeping its write to dst (a local may need
+ * it; a dead home slot costs nothing). */
+static bool fuse_store(compiler *c, int op, uint32_t offset)
+{
+    if (c->height < 2) return false;
+    uint32_t value = c->stack[c->height - 1];
+    size_t start;
+    int producer;
+    if (last_is_top(c)) {
+        start = c->last_start;
+        producer = c->last_op;
+    } else if (c->prev_end == c->cell_count) {
+        start = c->prev_start;
+        producer = c->prev_op;
+    } else {
+        return false;
+    }
+    int fused = fused_store(producer, op);
+    if (fused < 0 || (uint32_t)(c->cells[start] >> 32) != value) return false;
+    /* "local.set L; local.get L; local.get L; store": the address is the
+     * result itself, read after the instruction; keep them apart. */
+    if (c->stack[c->height - 2] == value) return false;
+    bool three_operands = producer == WASM_OP_f64_mul_add || producer == WASM_OP_f64_mul_sub ||
+                          producer == WASM_OP_f32_mul_add || producer == WASM_OP_f32_mul_sub;
+    bool memory_operand =
+        producer == WASM_OP_f64_mul_add_mem || producer == WASM_OP_f64_mul_sub_mem;
+    bool loaded_addend =
+        producer == WASM_OP_f64_mul_add_amem || producer == WASM_OP_f64_mul_sub_amem;
+    uint64_t operands = c->cells[start + 1];
+    uint32_t y = three_operands ? (uint32_t)c->cells[start + 2] : 0;
+    uint64_t load_cells[2] = {0, 0};
+    if (memory_operand) memcpy(load_cells, &c->cells[start + 2], sizeof load_cells);
+    uint64_t y_cell = loaded_addend ? c->cells[start + 2] : 0;
+    c->cell_count = start;
+    c->height--;
+    uint32_t address = pop(c);
+    emit_op(c, fused, value);
+    emit_cell(c, operands);
+    if (loaded_addend) {
+        emit_cell(c, y_cell);
+        emit_cell(c, pair(address, offset));
+    } else if (memory_operand) {
+        emit_cell(c, load_cells[0]);
+        emit_cell(c, load_cells[1]);
+        emit_cell(c, pair(address, offset));
+    } else if (three_operands) {
+        emit_cell(c, pair(y, address));
+        emit_cell(c, offset);
+    } else {
+        emit_cell(c, pair(address, offset));
+    }
+    forget_last(c);
+    return true;
+}
+
 static void compile_memory_access(compiler *c, int op, bool store)
 {
     read_u32(c); /* alignment: only a hint */
     uint32_t offset = read_u32(c);
     if (c->unreachable) return;
+    if (store && fuse_store(c, op, offset)) return;
     if (store) {
         uint32_t value = pop(c);
         uint32_t address = pop(c);

@@ -247,9 +247,18 @@ lun_value lun_global_get(const lun_global *global)
 
 /* ---- import sets ------------------------------------------------------- */
 
+/* Names are kept with their lengths: an export registered under a name
+ * holding NUL bytes must match an import of that same name. */
+typedef struct import_name {
+    const char *text;
+    size_t length;
+} import_name;
+
 typedef struct import_entry {
-    char *module_name;
+    char *module_name; /* NUL-terminated copies */
     char *field_name;
+    size_t module_name_length;
+    size_t field_name_length;
     uint64_t hash;
     lun_extern value;
 } import_entry;
@@ -260,15 +269,20 @@ struct lun_imports {
     size_t count;
 };
 
-static uint64_t name_hash(const char *module_name, const char *field_name)
+static uint64_t name_hash(import_name module_name, import_name field_name)
 {
     uint64_t hash = 1469598103934665603ull;
-    for (const char *p = module_name; *p; p++)
-        hash = (hash ^ (uint8_t)*p) * 1099511628211ull;
+    for (size_t i = 0; i < module_name.length; i++)
+        hash = (hash ^ (uint8_t)module_name.text[i]) * 1099511628211ull;
     hash = (hash ^ 0xFF) * 1099511628211ull;
-    for (const char *p = field_name; *p; p++)
-        hash = (hash ^ (uint8_t)*p) * 1099511628211ull;
+    for (size_t i = 0; i < field_name.length; i++)
+        hash = (hash ^ (uint8_t)field_name.text[i]) * 1099511628211ull;
     return hash;
+}
+
+static bool same_name(const char *text, size_t length, import_name name)
+{
+    return length == name.length && (length == 0 || memcmp(text, name.text, length) == 0);
 }
 
 lun_status lun_imports_new(lun_imports **imports, lun_error *error)
@@ -290,16 +304,17 @@ void lun_imports_free(lun_imports *imports)
     free(imports);
 }
 
-static import_entry *find_entry(const lun_imports *imports, const char *module_name,
-                                const char *field_name, uint64_t hash)
+static import_entry *find_entry(const lun_imports *imports, import_name module_name,
+                                import_name field_name, uint64_t hash)
 {
     if (imports->capacity == 0) return NULL;
     size_t mask = imports->capacity - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
         import_entry *entry = &imports->entries[i];
         if (entry->module_name == NULL) return entry;
-        if (entry->hash == hash && strcmp(entry->module_name, module_name) == 0 &&
-            strcmp(entry->field_name, field_name) == 0)
+        if (entry->hash == hash &&
+            same_name(entry->module_name, entry->module_name_length, module_name) &&
+            same_name(entry->field_name, entry->field_name_length, field_name))
             return entry;
     }
 }
@@ -313,25 +328,35 @@ static bool imports_rehash(lun_imports *imports)
     for (size_t i = 0; i < imports->capacity; i++) {
         import_entry *old = &imports->entries[i];
         if (old->module_name == NULL) continue;
-        *find_entry(&grown, old->module_name, old->field_name, old->hash) = *old;
+        import_name module_name = {old->module_name, old->module_name_length};
+        import_name field_name = {old->field_name, old->field_name_length};
+        *find_entry(&grown, module_name, field_name, old->hash) = *old;
     }
     free(imports->entries);
     *imports = grown;
     return true;
 }
 
-lun_status lun_imports_add(lun_imports *imports, const char *module_name, const char *field_name,
-                           lun_extern value, lun_error *error)
+static char *copy_name(import_name name)
 {
-    if (imports == NULL || module_name == NULL || field_name == NULL)
-        return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "no import name");
+    char *copy = malloc(name.length + 1);
+    if (copy != NULL) {
+        if (name.length > 0) memcpy(copy, name.text, name.length);
+        copy[name.length] = '\0';
+    }
+    return copy;
+}
+
+static lun_status add_import(lun_imports *imports, import_name module_name, import_name field_name,
+                             lun_extern value, lun_error *error)
+{
     if ((imports->count + 1) * 2 > imports->capacity && !imports_rehash(imports))
         return lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
     uint64_t hash = name_hash(module_name, field_name);
     import_entry *entry = find_entry(imports, module_name, field_name, hash);
     if (entry->module_name == NULL) {
-        char *m = strdup(module_name);
-        char *f = strdup(field_name);
+        char *m = copy_name(module_name);
+        char *f = copy_name(field_name);
         if (m == NULL || f == NULL) {
             free(m);
             free(f);
@@ -339,6 +364,8 @@ lun_status lun_imports_add(lun_imports *imports, const char *module_name, const 
         }
         entry->module_name = m;
         entry->field_name = f;
+        entry->module_name_length = module_name.length;
+        entry->field_name_length = field_name.length;
         entry->hash = hash;
         imports->count++;
     }
@@ -346,15 +373,33 @@ lun_status lun_imports_add(lun_imports *imports, const char *module_name, const 
     return LUN_OK;
 }
 
-bool lun_imports_find(const lun_imports *imports, const char *module_name, const char *field_name,
-                      lun_extern *value)
+lun_status lun_imports_add(lun_imports *imports, const char *module_name, const char *field_name,
+                           lun_extern value, lun_error *error)
 {
-    if (imports == NULL || module_name == NULL || field_name == NULL) return false;
+    if (imports == NULL || module_name == NULL || field_name == NULL)
+        return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "no import name");
+    import_name module = {module_name, strlen(module_name)};
+    import_name field = {field_name, strlen(field_name)};
+    return add_import(imports, module, field, value, error);
+}
+
+static bool find_import(const lun_imports *imports, import_name module_name, import_name field_name,
+                        lun_extern *value)
+{
     import_entry *entry =
         find_entry(imports, module_name, field_name, name_hash(module_name, field_name));
     if (entry == NULL || entry->module_name == NULL) return false;
     if (value) *value = entry->value;
     return true;
+}
+
+bool lun_imports_find(const lun_imports *imports, const char *module_name, const char *field_name,
+                      lun_extern *value)
+{
+    if (imports == NULL || module_name == NULL || field_name == NULL) return false;
+    import_name module = {module_name, strlen(module_name)};
+    import_name field = {field_name, strlen(field_name)};
+    return find_import(imports, module, field, value);
 }
 
 lun_func *wasm_instance_function(lun_instance *instance, uint32_t index)
@@ -394,14 +439,17 @@ static lun_extern export_extern(lun_instance *instance, const wasm_export *expor
 lun_status lun_imports_add_instance(lun_imports *imports, const char *module_name,
                                     lun_instance *instance, lun_error *error)
 {
-    if (instance == NULL) return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "no instance");
+    if (imports == NULL || module_name == NULL || instance == NULL)
+        return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "no imports, name or instance");
     const lun_module *module = instance->module;
+    import_name module_key = {module_name, strlen(module_name)};
     for (uint32_t i = 0; i < module->export_count; i++) {
-        lun_extern value = export_extern(instance, &module->exports[i]);
+        const wasm_export *export = &module->exports[i];
+        lun_extern value = export_extern(instance, export);
         if (value.kind == LUN_EXTERN_FUNC && value.func == NULL)
             return lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
-        lun_status status =
-            lun_imports_add(imports, module_name, module->exports[i].name, value, error);
+        import_name field_key = {export->name, export->name_length};
+        lun_status status = add_import(imports, module_key, field_key, value, error);
         if (status != LUN_OK) return status;
     }
     return LUN_OK;
@@ -433,7 +481,9 @@ static lun_status link_imports(lun_instance *instance, const lun_imports *import
     for (uint32_t i = 0; i < module->import_count; i++) {
         const wasm_import *import = &module->imports[i];
         lun_extern value;
-        if (!lun_imports_find(imports, import->module_name, import->field_name, &value))
+        import_name module_key = {import->module_name, import->module_name_length};
+        import_name field_key = {import->field_name, import->field_name_length};
+        if (imports == NULL || !find_import(imports, module_key, field_key, &value))
             return lun_error_set(error, LUN_ERR_LINK, "unknown import %s.%s (a %s)",
                                  import->module_name, import->field_name, kind_name(import->kind));
         bool ok = value.kind == import->kind;
@@ -717,22 +767,36 @@ uint64_t lun_instance_fuel_used(const lun_instance *instance)
     return instance->fuel_used;
 }
 
-static const wasm_export *find_export(const lun_module *module, const char *name)
+lun_status lun_instance_export_bytes(lun_instance *instance, const char *name, size_t name_length,
+                                     lun_extern *value, lun_error *error)
 {
-    for (uint32_t i = 0; i < module->export_count; i++)
-        if (strcmp(module->exports[i].name, name) == 0) return &module->exports[i];
-    return NULL;
+    if (instance == NULL || (name == NULL && name_length > 0) || value == NULL)
+        return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "no instance or name");
+    const wasm_export *export = wasm_find_export(instance->module, name, name_length);
+    if (export == NULL)
+        return lun_error_set(error, LUN_ERR_NOT_FOUND, "no export \"%.*s\"", (int)name_length,
+                             name);
+    *value = export_extern(instance, export);
+    if (value->kind == LUN_EXTERN_FUNC && value->func == NULL)
+        return lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
+    return LUN_OK;
 }
 
 lun_status lun_instance_export(lun_instance *instance, const char *name, lun_extern *value,
                                lun_error *error)
 {
-    if (instance == NULL || name == NULL || value == NULL)
-        return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "no instance or name");
-    const wasm_export *export = find_export(instance->module, name);
-    if (export == NULL) return lun_error_set(error, LUN_ERR_NOT_FOUND, "no export \"%s\"", name);
-    *value = export_extern(instance, export);
-    return LUN_OK;
+    if (name == NULL) return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "no instance or name");
+    return lun_instance_export_bytes(instance, name, strlen(name), value, error);
+}
+
+void lun_func_type(const lun_func *func, const lun_valtype **params, size_t *param_count,
+                   const lun_valtype **results, size_t *result_count)
+{
+    const wasm_functype *type = func != NULL ? func->type : NULL;
+    if (params != NULL) *params = type != NULL ? type->types : NULL;
+    if (param_count != NULL) *param_count = type != NULL ? type->param_count : 0;
+    if (results != NULL) *results = type != NULL ? type->types + type->param_count : NULL;
+    if (result_count != NULL) *result_count = type != NULL ? type->result_count : 0;
 }
 
 /* ---- running ----------------------------------------------------------- */
@@ -757,25 +821,21 @@ static void prepare_call(lun_instance *instance, const lun_func *func)
     instance->state = WASM_EXEC_READY;
 }
 
-lun_status lun_instance_start(lun_instance *instance, const char *export_name,
-                              const lun_value *args, size_t arg_count, lun_error *error)
+lun_status lun_instance_start_func(lun_instance *instance, const lun_func *func,
+                                   const lun_value *args, size_t arg_count, lun_error *error)
 {
-    if (instance == NULL || export_name == NULL)
-        return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "no instance or name");
+    if (instance == NULL || func == NULL || (args == NULL && arg_count > 0))
+        return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "no instance, function or arguments");
     if (instance->running) return lun_error_set(error, LUN_ERR_STATE, "the instance is running");
-    const wasm_export *export = find_export(instance->module, export_name);
-    if (export == NULL || export->kind != LUN_EXTERN_FUNC)
-        return lun_error_set(error, LUN_ERR_NOT_FOUND, "no exported function \"%s\"", export_name);
-    const lun_func *func = wasm_instance_function(instance, export->index);
-    if (func == NULL) return lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
     const wasm_functype *type = func->type;
     if (arg_count != type->param_count)
-        return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "\"%s\" takes %u arguments, not %zu",
-                             export_name, type->param_count, arg_count);
+        return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT,
+                             "the function takes %u arguments, not %zu", type->param_count,
+                             arg_count);
     for (size_t i = 0; i < arg_count; i++)
         if (args[i].type != type->types[i])
-            return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT,
-                                 "argument %zu of \"%s\" has the wrong type", i, export_name);
+            return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "argument %zu has the wrong type",
+                                 i);
     size_t slots = (size_t)type->param_count + type->result_count + 16;
     if (!wasm_stack_reserve(instance, slots))
         return lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
@@ -784,6 +844,27 @@ lun_status lun_instance_start(lun_instance *instance, const char *export_name,
     prepare_call(instance, func);
     lun_error_clear(error);
     return LUN_OK;
+}
+
+lun_status lun_instance_start(lun_instance *instance, const char *export_name,
+                              const lun_value *args, size_t arg_count, lun_error *error)
+{
+    if (instance == NULL || export_name == NULL)
+        return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "no instance or name");
+    if (instance->running) return lun_error_set(error, LUN_ERR_STATE, "the instance is running");
+    const wasm_export *export =
+        wasm_find_export(instance->module, export_name, strlen(export_name));
+    if (export == NULL || export->kind != LUN_EXTERN_FUNC)
+        return lun_error_set(error, LUN_ERR_NOT_FOUND, "no exported function \"%s\"", export_name);
+    const lun_func *func = wasm_instance_function(instance, export->index);
+    if (func == NULL) return lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
+    lun_status status = lun_instance_start_func(instance, func, args, arg_count, error);
+    if (status == LUN_ERR_INVALID_ARGUMENT && error != NULL) {
+        char reason[sizeof error->message];
+        snprintf(reason, sizeof reason, "%s", error->message);
+        lun_error_set(error, status, "\"%s\": %s", export_name, reason);
+    }
+    return status;
 }
 
 lun_run_state lun_instance_run(lun_instance *instance, uint64_t fuel)

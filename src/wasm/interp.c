@@ -1112,6 +1112,130 @@ L_f64_mul_sub:
     fp[X] = slot_of_f64(f64_of(fp[LOW1]) - f64_of(fp[HIGH1]) * f64_of(fp[pc[2]]));
     NEXT(3);
 
+    /* The address slot is read before dst is written: they may be one slot. */
+#define MUL_ADD_STORE(name, type, of, slot_of, store_type, op)                                     \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        uint64_t address = (uint64_t)(uint32_t)fp[HIGH2] + (uint32_t)pc[3];                        \
+        uint64_t result = slot_of(of(fp[LOW1]) op of(fp[HIGH1]) * of(fp[LOW2]));                   \
+        fp[X] = result;                                                                            \
+        if (__builtin_expect(address + sizeof(store_type) > memory_size, 0))                       \
+            TRAP("out of bounds memory access");                                                   \
+        store_type stored = (store_type)result;                                                    \
+        memcpy(memory + address, &stored, sizeof stored);                                          \
+        NEXT(4);                                                                                   \
+    }
+    MUL_ADD_STORE(f64_mul_add_store, double, f64_of, slot_of_f64, uint64_t, +)
+    MUL_ADD_STORE(f64_mul_sub_store, double, f64_of, slot_of_f64, uint64_t, -)
+    MUL_ADD_STORE(f32_mul_add_store, float, f32_of, slot_of_f32, uint32_t, +)
+    MUL_ADD_STORE(f32_mul_sub_store, float, f32_of, slot_of_f32, uint32_t, -)
+#undef MUL_ADD_STORE
+#define BINARY_STORE(name, of, slot_of, store_type, op)                                            \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        uint64_t address = (uint64_t)(uint32_t)fp[LOW2] + HIGH2;                                   \
+        uint64_t result = slot_of(of(fp[LOW1]) op of(fp[HIGH1]));                                  \
+        fp[X] = result;                                                                            \
+        if (__builtin_expect(address + sizeof(store_type) > memory_size, 0))                       \
+            TRAP("out of bounds memory access");                                                   \
+        store_type stored = (store_type)result;                                                    \
+        memcpy(memory + address, &stored, sizeof stored);                                          \
+        NEXT(3);                                                                                   \
+    }
+    BINARY_STORE(f64_add_store, f64_of, slot_of_f64, uint64_t, +)
+    BINARY_STORE(f64_sub_store, f64_of, slot_of_f64, uint64_t, -)
+    BINARY_STORE(f64_mul_store, f64_of, slot_of_f64, uint64_t, *)
+    BINARY_STORE(f32_add_store, f32_of, slot_of_f32, uint32_t, +)
+    BINARY_STORE(f32_sub_store, f32_of, slot_of_f32, uint32_t, -)
+    BINARY_STORE(f32_mul_store, f32_of, slot_of_f32, uint32_t, *)
+#undef BINARY_STORE
+
+#define BINARY_LOAD(name, op)                                                                      \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        uint64_t address = (uint64_t)(uint32_t)fp[HIGH1] + (uint32_t)pc[2];                        \
+        if (__builtin_expect(address + sizeof(uint64_t) > memory_size, 0))                         \
+            TRAP("out of bounds memory access");                                                   \
+        uint64_t loaded;                                                                           \
+        memcpy(&loaded, memory + address, sizeof loaded);                                          \
+        fp[X] = slot_of_f64(f64_of(fp[LOW1]) op f64_of(loaded));                                   \
+        NEXT(3);                                                                                   \
+    }
+    BINARY_LOAD(f64_add_load, +)
+    BINARY_LOAD(f64_sub_load, -)
+#undef BINARY_LOAD
+#define BINARY_LOAD_ADD(name, op)                                                                  \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        uint64_t address = (uint64_t)(uint32_t)(fp[HIGH1] + fp[LOW2]) + HIGH2;                     \
+        if (__builtin_expect(address + sizeof(uint64_t) > memory_size, 0))                         \
+            TRAP("out of bounds memory access");                                                   \
+        uint64_t loaded;                                                                           \
+        memcpy(&loaded, memory + address, sizeof loaded);                                          \
+        fp[X] = slot_of_f64(f64_of(fp[LOW1]) op f64_of(loaded));                                   \
+        NEXT(3);                                                                                   \
+    }
+    BINARY_LOAD_ADD(f64_add_load_add, +)
+    BINARY_LOAD_ADD(f64_sub_load_add, -)
+#undef BINARY_LOAD_ADD
+
+#define LOW3  ((uint32_t)pc[3])
+#define HIGH3 ((uint32_t)(pc[3] >> 32))
+    /* The sum is written to its slot first: the other operands are read
+     * after it, as they were after the load that set it. */
+#define MUL_ADD_MEM(name, op, length, store)                                                       \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        uint64_t target =                                                                          \
+            length == 5 ? (uint64_t)(uint32_t)fp[(uint32_t)pc[4]] + (pc[4] >> 32) : 0;             \
+        uint32_t sum = (uint32_t)(fp[LOW2] + fp[HIGH2]);                                           \
+        fp[LOW3] = sum;                                                                            \
+        uint64_t address = (uint64_t)sum + HIGH3;                                                  \
+        if (__builtin_expect(address + sizeof(uint64_t) > memory_size, 0))                         \
+            TRAP("out of bounds memory access");                                                   \
+        uint64_t loaded;                                                                           \
+        memcpy(&loaded, memory + address, sizeof loaded);                                          \
+        uint64_t result = slot_of_f64(f64_of(fp[LOW1]) op f64_of(fp[HIGH1]) * f64_of(loaded));     \
+        fp[X] = result;                                                                            \
+        if (store) {                                                                               \
+            if (__builtin_expect(target + sizeof(uint64_t) > memory_size, 0))                      \
+                TRAP("out of bounds memory access");                                               \
+            memcpy(memory + target, &result, sizeof result);                                       \
+        }                                                                                          \
+        NEXT(length);                                                                              \
+    }
+    MUL_ADD_MEM(f64_mul_add_mem, +, 4, false)
+    MUL_ADD_MEM(f64_mul_sub_mem, -, 4, false)
+    MUL_ADD_MEM(f64_mul_add_mem_store, +, 5, true)
+    MUL_ADD_MEM(f64_mul_sub_mem_store, -, 5, true)
+#undef MUL_ADD_MEM
+#undef MUL_ADD_MEM
+#define MUL_ADD_AMEM(name, op, length, store)                                                      \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        uint64_t target = length == 4 ? (uint64_t)(uint32_t)fp[LOW3] + HIGH3 : 0;                  \
+        uint64_t address = (uint64_t)(uint32_t)fp[LOW2] + HIGH2;                                   \
+        if (__builtin_expect(address + sizeof(uint64_t) > memory_size, 0))                         \
+            TRAP("out of bounds memory access");                                                   \
+        uint64_t loaded;                                                                           \
+        memcpy(&loaded, memory + address, sizeof loaded);                                          \
+        uint64_t result = slot_of_f64(f64_of(loaded) op f64_of(fp[LOW1]) * f64_of(fp[HIGH1]));     \
+        fp[X] = result;                                                                            \
+        if (store) {                                                                               \
+            if (__builtin_expect(target + sizeof(uint64_t) > memory_size, 0))                      \
+                TRAP("out of bounds memory access");                                               \
+            memcpy(memory + target, &result, sizeof result);                                       \
+        }                                                                                          \
+        NEXT(length);                                                                              \
+    }
+    MUL_ADD_AMEM(f64_mul_add_amem, +, 3, false)
+    MUL_ADD_AMEM(f64_mul_sub_amem, -, 3, false)
+    MUL_ADD_AMEM(f64_mul_add_amem_store, +, 4, true)
+    MUL_ADD_AMEM(f64_mul_sub_amem_store, -, 4, true)
+#undef MUL_ADD_AMEM
+#undef LOW3
+#undef HIGH3
+
 #define LOAD_ADD(name, type, convert)                                                              \
     L_##name:                                                                                      \
     {                                                                                              \

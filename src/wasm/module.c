@@ -128,21 +128,46 @@ void lun_module_export(const lun_module *module, size_t index, const char **name
     if (kind != NULL) *kind = export_ != NULL ? export_->kind : LUN_EXTERN_FUNC;
 }
 
+static void describe_type(const wasm_functype *type, const lun_valtype **params,
+                          size_t *param_count, const lun_valtype **results, size_t *result_count)
+{
+    if (params != NULL) *params = type->types;
+    if (param_count != NULL) *param_count = type->param_count;
+    if (results != NULL) *results = type->types + type->param_count;
+    if (result_count != NULL) *result_count = type->result_count;
+}
+
+const wasm_export *wasm_find_export(const lun_module *module, const char *name, size_t length)
+{
+    for (uint32_t index = 0; index < module->export_count; index++) {
+        const wasm_export *export_ = &module->exports[index];
+        if (export_->name_length == length &&
+            (length == 0 || memcmp(export_->name, name, length) == 0))
+            return export_;
+    }
+    return NULL;
+}
+
 bool lun_module_export_func_type(const lun_module *module, const char *name,
                                  const lun_valtype **params, size_t *param_count,
                                  const lun_valtype **results, size_t *result_count)
 {
     if (module == NULL || name == NULL) return false;
-    for (uint32_t index = 0; index < module->export_count; index++) {
-        const wasm_export *export_ = &module->exports[index];
-        if (export_->kind != LUN_EXTERN_FUNC || strcmp(export_->name, name) != 0) continue;
-        const wasm_functype *type = wasm_function_type(module, export_->index);
-        if (type == NULL) return false;
-        if (params != NULL) *params = type->types;
-        if (param_count != NULL) *param_count = type->param_count;
-        if (results != NULL) *results = type->types + type->param_count;
-        if (result_count != NULL) *result_count = type->result_count;
-        return true;
-    }
-    return false;
+    const wasm_export *export_ = wasm_find_export(module, name, strlen(name));
+    if (export_ == NULL || export_->kind != LUN_EXTERN_FUNC) return false;
+    const wasm_functype *type = wasm_function_type(module, export_->index);
+    if (type == NULL) return false;
+    describe_type(type, params, param_count, results, result_count);
+    return true;
+}
+
+bool lun_module_import_func_type(const lun_module *module, size_t index, const lun_valtype **params,
+                                 size_t *param_count, const lun_valtype **results,
+                                 size_t *result_count)
+{
+    if (module == NULL || index >= module->import_count) return false;
+    const wasm_import *import = &module->imports[index];
+    if (import->kind != LUN_EXTERN_FUNC || import->type_index >= module->type_count) return false;
+    describe_type(&module->types[import->type_index], params, param_count, results, result_count);
+    return true;
 }

@@ -59,9 +59,13 @@ typedef struct wasm_const_expr {
     lun_value value; /* for the *_CONST and REF_NULL kinds */
 } wasm_const_expr;
 
+/* Names are NUL-terminated copies, but a name may itself hold NUL bytes:
+ * compare them with their lengths. */
 typedef struct wasm_import {
     char *module_name;
     char *field_name;
+    uint32_t module_name_length;
+    uint32_t field_name_length;
     lun_extern_kind kind;
     union {
         uint32_t type_index; /* LUN_EXTERN_FUNC */
@@ -72,7 +76,8 @@ typedef struct wasm_import {
 } wasm_import;
 
 typedef struct wasm_export {
-    char *name;
+    char *name; /* NUL-terminated; may hold NUL bytes before name_length */
+    uint32_t name_length;
     lun_extern_kind kind;
     uint32_t index;
 } wasm_export;
@@ -84,8 +89,8 @@ typedef struct wasm_function {
     lun_valtype *local_types; /* local_count entries */
     const uint8_t *body;      /* the expression after the local declarations */
     size_t body_size;
-    size_t body_offset;       /* of body within the module bytes, for error messages */
-    void *compiled;           /* owned by compile.c */
+    size_t body_offset; /* of body within the module bytes, for error messages */
+    void *compiled;     /* owned by compile.c */
 } wasm_function;
 
 typedef struct wasm_global {
@@ -176,6 +181,10 @@ struct lun_module {
 lun_status wasm_decode(const uint8_t *bytes, size_t size, lun_module **module, lun_error *error);
 /* validate.c: every rule of the spec's validation, function bodies included. */
 lun_status wasm_validate(const lun_module *module, lun_error *error);
+/* scan.c: the syntax of every function body, without types; LUN_ERR_MALFORMED
+ * for the first body that does not decode. For classifying modules that
+ * failed validation. */
+lun_status wasm_scan_bodies(const lun_module *module, lun_error *error);
 /* compile.c: internal code for every defined function (called after
  * validation, so it may trust the bodies). */
 lun_status wasm_compile(lun_module *module, lun_error *error);
@@ -187,5 +196,7 @@ void wasm_module_destroy(lun_module *module);
  * module's index space (imports first). */
 const wasm_functype *wasm_function_type(const lun_module *module, uint32_t function_index);
 const char *wasm_function_name(const lun_module *module, uint32_t function_index);
+/* module.c: the export named by `length` bytes (which may hold NULs), or NULL. */
+const wasm_export *wasm_find_export(const lun_module *module, const char *name, size_t length);
 
 #endif

@@ -1106,6 +1106,16 @@ lun_status wasm_validate(const lun_module *module, lun_error *error)
         return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "no module to validate");
     validator state = {.module = module, .error = error};
     lun_status status = check_module(&state);
+    if (status == LUN_ERR_INVALID) {
+        /* The spec decodes everything before it validates anything: a
+         * malformed body anywhere outranks this typing error. */
+        lun_error syntax_error;
+        lun_status syntax = wasm_scan_bodies(module, &syntax_error);
+        if (syntax == LUN_ERR_MALFORMED) {
+            status = syntax;
+            if (error != NULL) *error = syntax_error;
+        }
+    }
     free(state.tables);
     free(state.globals);
     free(state.values);

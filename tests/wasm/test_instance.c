@@ -229,6 +229,140 @@ static void test_exports(void **state)
                      LUN_ERR_INVALID_ARGUMENT);
 }
 
+static lun_host_result host_add(lun_host_call *call)
+{
+    call->results[0] = (uint64_t)((int64_t)(int32_t)call->args[0] + (int64_t)call->args[1]);
+    return LUN_HOST_RETURN;
+}
+
+/* Runs func on instance through lun_instance_start_func; returns its i64. */
+static int64_t start_func_i64(lun_instance *instance, const lun_func *func, int32_t a, int64_t b)
+{
+    lun_value args[2] = {lun_value_i32(a), lun_value_i64(b)};
+    lun_error error;
+    if (lun_instance_start_func(instance, func, args, 2, &error) != LUN_OK)
+        fail_msg("start: %s", error.message);
+    assert_int_equal(lun_instance_run(instance, UINT64_MAX), LUN_RUN_FINISHED);
+    lun_value result = {0};
+    assert_int_equal(lun_instance_results(instance, &result, 1), 1);
+    assert_int_equal(result.type, LUN_I64);
+    return result.i64;
+}
+
+/* Export and import names are byte strings: a NUL inside one is part of
+ * the name, so "f\0x" and "f" are different exports. */
+static void test_names_with_nul(void **state)
+{
+    (void)state;
+    lun_module *module = load_test_module("names");
+    lun_module *user_module = load_test_module("names_user");
+    assert_non_null(module);
+    assert_non_null(user_module);
+    lun_instance *instance = NULL, *user = NULL;
+    assert_int_equal(lun_instantiate(module, NULL, NULL, &instance, NULL), LUN_OK);
+
+    lun_extern with_nul, plain;
+    assert_int_equal(lun_instance_export_bytes(instance, "f\0x", 3, &with_nul, NULL), LUN_OK);
+    assert_int_equal(lun_instance_export(instance, "f", &plain, NULL), LUN_OK);
+    assert_int_equal(with_nul.kind, LUN_EXTERN_FUNC);
+    assert_ptr_not_equal(with_nul.func, plain.func);
+    const lun_valtype *params, *results;
+    size_t param_count, result_count;
+    lun_func_type(with_nul.func, &params, &param_count, &results, &result_count);
+    assert_int_equal(param_count, 2);
+    assert_int_equal(params[0], LUN_I32);
+    assert_int_equal(params[1], LUN_I64);
+    assert_int_equal(result_count, 1);
+    assert_int_equal(results[0], LUN_I64);
+    assert_int_equal(start_func_i64(instance, with_nul.func, 40, 2), 42);
+    assert_int_equal(start_func_i64(instance, plain.func, 40, 2), 1);
+    /* The C-string lookup stops at the NUL: "g" is not "g\0". */
+    lun_extern global;
+    lun_error error;
+    assert_int_equal(lun_instance_export(instance, "g", &global, &error), LUN_ERR_NOT_FOUND);
+    assert_int_equal(lun_instance_export_bytes(instance, "f\0", 2, &global, &error),
+                     LUN_ERR_NOT_FOUND);
+    assert_int_equal(lun_instance_export_bytes(instance, "g\0", 2, &global, NULL), LUN_OK);
+    assert_int_equal(global.kind, LUN_EXTERN_GLOBAL);
+    assert_int_equal(lun_global_get(global.global).i32, 9);
+
+    /* Linking matches the whole name: "names"."f" does not satisfy an
+     * import of "names"."f\0x". */
+    lun_imports *imports = NULL;
+    assert_int_equal(lun_imports_new(&imports, NULL), LUN_OK);
+    assert_int_equal(lun_imports_add(imports, "names", "f", plain, NULL), LUN_OK);
+    assert_int_equal(lun_imports_add(imports, "names", "g", global, NULL), LUN_OK);
+    assert_int_equal(lun_instantiate(user_module, imports, NULL, &user, &error), LUN_ERR_LINK);
+    assert_int_equal(lun_imports_add_instance(imports, "names", instance, NULL), LUN_OK);
+    if (lun_instantiate(user_module, imports, NULL, &user, &error) != LUN_OK)
+        fail_msg("names_user: %s", error.message);
+    lun_value result = {0};
+    assert_int_equal(lun_instance_call(user, "call_imported", NULL, 0, &result, 1, NULL, &error),
+                     LUN_OK);
+    assert_int_equal(result.i64, 42);
+
+    lun_instance_free(user);
+    lun_imports_free(imports);
+    lun_instance_free(instance);
+    lun_module_free(user_module);
+    lun_module_free(module);
+}
+
+static void test_start_func(void **state)
+{
+    linked *l = *state;
+    lun_extern peek;
+    assert_int_equal(lun_instance_export(l->provider, "peek", &peek, NULL), LUN_OK);
+    lun_value address = lun_value_i32(0);
+    lun_error error;
+    assert_int_equal(lun_instance_start_func(l->provider, NULL, &address, 1, &error),
+                     LUN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lun_instance_start_func(l->provider, peek.func, NULL, 0, &error),
+                     LUN_ERR_INVALID_ARGUMENT);
+    lun_value wrong = lun_value_i64(0);
+    assert_int_equal(lun_instance_start_func(l->provider, peek.func, &wrong, 1, &error),
+                     LUN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(lun_instance_start_func(l->provider, peek.func, &address, 1, &error), LUN_OK);
+    assert_int_equal(lun_instance_run(l->provider, UINT64_MAX), LUN_RUN_FINISHED);
+    lun_value result = {0};
+    assert_int_equal(lun_instance_results(l->provider, &result, 1), 1);
+    assert_int_equal(result.i32, 42);
+    /* Another instance's function runs with its own instance's memory. */
+    assert_int_equal(lun_instance_start_func(l->consumer, peek.func, &address, 1, &error), LUN_OK);
+    assert_int_equal(lun_instance_run(l->consumer, UINT64_MAX), LUN_RUN_FINISHED);
+    assert_int_equal(lun_instance_results(l->consumer, &result, 1), 1);
+    assert_int_equal(result.i32, 42);
+    /* A host function as the entry. */
+    lun_func *host = NULL;
+    assert_int_equal(lun_func_new_host("i32 i64", "i64", host_add, NULL, &host, NULL), LUN_OK);
+    assert_int_equal(start_func_i64(l->provider, host, -2, 10), 8);
+    lun_func_free(host);
+}
+
+static void test_import_func_type(void **state)
+{
+    (void)state;
+    lun_module *module = load_test_module("names_user");
+    assert_non_null(module);
+    const lun_valtype *params = NULL, *results = NULL;
+    size_t param_count = 9, result_count = 9;
+    assert_true(
+        lun_module_import_func_type(module, 0, &params, &param_count, &results, &result_count));
+    assert_int_equal(param_count, 2);
+    assert_int_equal(params[0], LUN_I32);
+    assert_int_equal(params[1], LUN_I64);
+    assert_int_equal(result_count, 1);
+    assert_int_equal(results[0], LUN_I64);
+    /* Import 1 is a global; there is no import 2. */
+    assert_false(
+        lun_module_import_func_type(module, 1, &params, &param_count, &results, &result_count));
+    assert_false(
+        lun_module_import_func_type(module, 2, &params, &param_count, &results, &result_count));
+    assert_false(lun_module_import_func_type(NULL, 0, NULL, NULL, NULL, NULL));
+    assert_true(lun_module_import_func_type(module, 0, NULL, NULL, NULL, NULL));
+    lun_module_free(module);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +373,9 @@ int main(void)
         cmocka_unit_test(test_host_objects),
         cmocka_unit_test(test_many_instances),
         cmocka_unit_test_setup_teardown(test_exports, setup, teardown),
+        cmocka_unit_test(test_names_with_nul),
+        cmocka_unit_test_setup_teardown(test_start_func, setup, teardown),
+        cmocka_unit_test(test_import_func_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

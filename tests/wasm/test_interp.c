@@ -428,6 +428,88 @@ static void test_bad_host_types(void **state)
     assert_null(func);
 }
 
+static double call_f64(lun_instance *instance, const char *name, const lun_value *args,
+                       size_t count)
+{
+    lun_value result = {0};
+    lun_error error;
+    if (lun_instance_call(instance, name, args, count, &result, 1, NULL, &error) != LUN_OK)
+        fail_msg("%s: %s", name, error.message);
+    double value;
+    memcpy(&value, &result.f64_bits, sizeof value);
+    return value;
+}
+
+/* Float arithmetic fused with the loads that feed it and the stores that
+ * take its result: same values, same traps, locals still written. */
+static void test_fused_float_memory(void **state)
+{
+    (void)state;
+    lun_module *module = load_test_module("fused");
+    assert_non_null(module);
+    lun_instance *instance = NULL;
+    assert_int_equal(lun_instantiate(module, NULL, NULL, &instance, NULL), LUN_OK);
+    lun_value mul_add[4] = {lun_value_i32(0), lun_value_f64(1.5), lun_value_f64(2.0),
+                            lun_value_f64(3.0)};
+    assert_true(call_f64(instance, "mul_add_store", mul_add, 4) == 7.5);
+    lun_value tee[3] = {lun_value_i32(32), lun_value_f64(5.0), lun_value_f64(1.5)};
+    assert_true(call_f64(instance, "tee_store", tee, 3) == 7.0);
+    lun_value f32_args[3] = {lun_value_i32(40), lun_value_f32(1.5f), lun_value_f32(4.0f)};
+    lun_value result = {0};
+    assert_int_equal(
+        lun_instance_call(instance, "f32_mul_store", f32_args, 3, &result, 1, NULL, NULL), LUN_OK);
+    assert_int_equal(result.f32_bits, lun_value_f32(6.0f).f32_bits);
+    lun_value f32_sub[4] = {lun_value_i32(44), lun_value_f32(10.0f), lun_value_f32(2.0f),
+                            lun_value_f32(3.0f)};
+    assert_int_equal(
+        lun_instance_call(instance, "f32_mul_sub_store", f32_sub, 4, &result, 1, NULL, NULL),
+        LUN_OK);
+    assert_int_equal(result.f32_bits, lun_value_f32(4.0f).f32_bits);
+
+    lun_value set[2] = {lun_value_i32(64), lun_value_f64(2.5)};
+    assert_int_equal(lun_instance_call(instance, "set", set, 2, NULL, 0, NULL, NULL), LUN_OK);
+    lun_value sub[3] = {lun_value_i32(40), lun_value_i32(8), lun_value_f64(10.0)};
+    assert_true(call_f64(instance, "sub_load_add", sub, 3) == 7.5);
+
+    set[0] = lun_value_i32(128), set[1] = lun_value_f64(1.0);
+    assert_int_equal(lun_instance_call(instance, "set", set, 2, NULL, 0, NULL, NULL), LUN_OK);
+    set[0] = lun_value_i32(264), set[1] = lun_value_f64(3.0);
+    assert_int_equal(lun_instance_call(instance, "set", set, 2, NULL, 0, NULL, NULL), LUN_OK);
+    lun_value axpy[4] = {lun_value_i32(128), lun_value_i32(256), lun_value_i32(8),
+                         lun_value_f64(2.0)};
+    assert_int_equal(lun_instance_call(instance, "axpy", axpy, 4, &result, 1, NULL, NULL), LUN_OK);
+    assert_int_equal(result.i32, 264);
+    lun_value where = lun_value_i32(128);
+    assert_true(call_f64(instance, "get", &where, 1) == 7.0);
+    /* 1.0 at 128, 3.0 at 136: 1.0 - 3.0 * 136 (the local written first). */
+    lun_value self_args[2] = {lun_value_i32(128), lun_value_i32(136)};
+    set[0] = lun_value_i32(128 + 136), set[1] = lun_value_f64(3.0);
+    assert_int_equal(lun_instance_call(instance, "set", set, 2, NULL, 0, NULL, NULL), LUN_OK);
+    set[0] = lun_value_i32(128), set[1] = lun_value_f64(1.0);
+    assert_int_equal(lun_instance_call(instance, "set", set, 2, NULL, 0, NULL, NULL), LUN_OK);
+    assert_true(call_f64(instance, "axpy_self", self_args, 2) == 1.0 - 3.0 * 264);
+
+    lun_value mul_sub[3] = {lun_value_i32(264), lun_value_f64(1000.0), lun_value_f64(2.0)};
+    assert_true(call_f64(instance, "mul_sub_mem", mul_sub, 3) == 994.0);
+
+    /* Out of bounds in the fused load and in the fused store. */
+    lun_error error;
+    axpy[1] = lun_value_i32(65536);
+    assert_int_equal(lun_instance_call(instance, "axpy", axpy, 4, &result, 1, NULL, &error),
+                     LUN_ERR_TRAP);
+    assert_non_null(strstr(error.message, "out of bounds"));
+    mul_add[0] = lun_value_i32(65536 - 8);
+    assert_int_equal(
+        lun_instance_call(instance, "mul_add_store", mul_add, 4, &result, 1, NULL, &error),
+        LUN_ERR_TRAP);
+    assert_non_null(strstr(error.message, "out of bounds"));
+    tee[0] = lun_value_i32(65536 - 4);
+    assert_int_equal(lun_instance_call(instance, "tee_store", tee, 3, &result, 1, NULL, &error),
+                     LUN_ERR_TRAP);
+    lun_instance_free(instance);
+    lun_module_free(module);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -445,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_host_suspend),
         cmocka_unit_test(test_bad_host_types),
+        cmocka_unit_test(test_fused_float_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -332,6 +332,24 @@ static void test_malformed_bodies(void **unused)
     FAILS(LUN_ERR_UNSUPPORTED, "v128", 0, 0x01, 0x01, 0x7B, 0x0B);
 }
 
+/* The spec decodes the whole module before validating it: a malformed body
+ * outranks a typing error found earlier (binary.wast:1817). */
+static void test_malformed_outranks_invalid(void **unused)
+{
+    /* i32.add of nothing, then a block of unknown type 11 never ended. */
+    MALFORMED("END opcode expected", 0, 0x00, 0x6A, 0x02, 0x0B, 0x0B);
+    MALFORMED("unexpected end", 2, 0x00, 0x02, 0x0B, 0x0E, 0x05);
+    /* A type error, then an illegal opcode, a bad immediate, else in a block. */
+    MALFORMED("illegal opcode", 0, 0x00, 0x42, 0x00, 0x6A, 0x06, 0x0B);
+    MALFORMED("illegal opcode", 0, 0x00, 0x6A, 0x1A, 0xFC, 0x12, 0x0B);
+    MALFORMED("zero byte expected", 0, 0x00, 0x6A, 0x3F, 0x01, 0x0B);
+    MALFORMED("else without a matching if", 0, 0x00, 0x6A, 0x02, 0x40, 0x05, 0x0B, 0x0B);
+    MALFORMED("section size mismatch", 0, 0x00, 0x6A, 0x0B, 0x01);
+    /* A typing error with well-formed code stays invalid. */
+    INVALID("type mismatch", 0, 0x00, 0x6A, 0x1A, 0x04, 0x40, 0x05, 0x0B, 0x0B);
+    INVALID("unknown type", 0, 0x00, 0x02, 0x0B, 0x0B, 0xFC, 0x0A, 0x00, 0x00, 0x0B);
+}
+
 /* ---- module-level rules ------------------------------------------------- */
 
 static void expect_module(lun_status code, const char *text, const uint8_t *sections, size_t size)
@@ -349,6 +367,13 @@ static void expect_module(lun_status code, const char *text, const uint8_t *sect
 
 static void test_limits(void **unused)
 {
+    /* An export of an unknown function (invalid) and an illegal opcode in
+     * the body (malformed): malformed. */
+    MODULE(LUN_ERR_MALFORMED, "illegal opcode", 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02,
+           0x01, 0x00, 0x07, 0x05, 0x01, 0x01, 'f', 0x00, 0x05, 0x0A, 0x05, 0x01, 0x03, 0x00, 0x06,
+           0x0B);
+    MODULE(LUN_ERR_INVALID, "unknown function", 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02,
+           0x01, 0x00, 0x07, 0x05, 0x01, 0x01, 'f', 0x00, 0x05, 0x0A, 0x04, 0x01, 0x02, 0x00, 0x0B);
     MODULE(LUN_OK, NULL, 5, 0x04, 0x01, 0x01, 0x00, 0x00);             /* memory 0..0 */
     MODULE(LUN_OK, NULL, 5, 0x06, 0x01, 0x01, 0x00, 0x80, 0x80, 0x04); /* max 65536 */
     MODULE(LUN_ERR_INVALID, "memory size must be at most 65536 pages (4GiB)", 5, 0x06, 0x01, 0x01,
@@ -546,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_exports_start_and_segments),
         cmocka_unit_test(test_data_segments),
         cmocka_unit_test(test_error_messages),
+        cmocka_unit_test(test_malformed_outranks_invalid),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_operand_stack_limit),
         cmocka_unit_test(test_many_functions),

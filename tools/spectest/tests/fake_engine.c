@@ -4,6 +4,7 @@
  *
  * A "module binary" here is a line of text naming its behaviour:
  *   "malformed" / "invalid"   decoding fails with that status;
+ *   "datacount"               malformed for want of a data count section;
  *   "unlinkable"              instantiation fails with LUN_ERR_LINK;
  *   "start-trap"              instantiation traps;
  *   "import M F"              instantiation needs M.F in the imports;
@@ -26,6 +27,7 @@ struct lun_module {
 struct lun_func {
     lun_host_fn fn;
     void *data;
+    size_t export_index; /* functions of `exports` below: its index + 1; host functions 0 */
 };
 
 struct lun_table {
@@ -81,6 +83,14 @@ static const struct {
 };
 enum { EXPORT_COUNT = sizeof exports / sizeof exports[0] };
 
+/* The function handles of the exports, shared by every fake instance. */
+static lun_func export_funcs[EXPORT_COUNT] = {
+    {.export_index = 1}, {.export_index = 2}, {.export_index = 3}, {.export_index = 4},
+    {.export_index = 5}, {.export_index = 6}, {.export_index = 7},
+};
+_Static_assert(sizeof export_funcs / sizeof export_funcs[0] == EXPORT_COUNT,
+               "one handle per export");
+
 fake_engine_counts fake_engine_live;
 
 static bool starts_with(const char *text, const char *prefix)
@@ -96,6 +106,8 @@ lun_status lun_module_decode(const uint8_t *bytes, size_t size, lun_module **mod
     if (starts_with(text, "malformed"))
         return lun_error_set(error, LUN_ERR_MALFORMED, "fake: malformed");
     if (starts_with(text, "invalid")) return lun_error_set(error, LUN_ERR_INVALID, "fake: invalid");
+    if (starts_with(text, "datacount"))
+        return lun_error_set(error, LUN_ERR_MALFORMED, "fake: data count section required");
     lun_module *made = calloc(1, sizeof *made);
     if (made == NULL) return lun_error_set(error, LUN_ERR_NO_MEMORY, "fake: out of memory");
     made->references = 1;
@@ -308,20 +320,47 @@ lun_module *lun_instance_module(const lun_instance *instance)
     return instance->module;
 }
 
-lun_status lun_instance_export(lun_instance *instance, const char *name, lun_extern *value,
-                               lun_error *error)
+lun_status lun_instance_export_bytes(lun_instance *instance, const char *name, size_t name_length,
+                                     lun_extern *value, lun_error *error)
 {
-    if (strcmp(name, "g") == 0) {
+    if (name_length == 1 && name[0] == 'g') {
         *value = (lun_extern){.kind = LUN_EXTERN_GLOBAL, .global = &instance->global};
         return LUN_OK;
     }
     for (size_t i = 0; i < EXPORT_COUNT; i++) {
-        if (strcmp(exports[i].name, name) == 0) {
-            *value = (lun_extern){.kind = LUN_EXTERN_FUNC, .func = NULL};
+        if (strlen(exports[i].name) == name_length &&
+            memcmp(exports[i].name, name, name_length) == 0) {
+            *value = (lun_extern){.kind = LUN_EXTERN_FUNC, .func = &export_funcs[i]};
             return LUN_OK;
         }
     }
-    return lun_error_set(error, LUN_ERR_NOT_FOUND, "fake: no export %s", name);
+    return lun_error_set(error, LUN_ERR_NOT_FOUND, "fake: no export %.*s", (int)name_length, name);
+}
+
+lun_status lun_instance_export(lun_instance *instance, const char *name, lun_extern *value,
+                               lun_error *error)
+{
+    return lun_instance_export_bytes(instance, name, strlen(name), value, error);
+}
+
+void lun_func_type(const lun_func *func, const lun_valtype **params, size_t *param_count,
+                   const lun_valtype **results, size_t *result_count)
+{
+    static const lun_valtype none[1];
+    size_t i = func->export_index;
+    *params = i > 0 ? exports[i - 1].params : none;
+    *param_count = i > 0 ? exports[i - 1].param_count : 0;
+    *results = i > 0 ? exports[i - 1].results : none;
+    *result_count = i > 0 ? exports[i - 1].result_count : 0;
+}
+
+lun_status lun_instance_start_func(lun_instance *instance, const lun_func *func,
+                                   const lun_value *args, size_t arg_count, lun_error *error)
+{
+    if (func == NULL || func->export_index == 0)
+        return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "fake: not an export");
+    return lun_instance_start(instance, exports[func->export_index - 1].name, args, arg_count,
+                              error);
 }
 
 lun_status lun_instance_start(lun_instance *instance, const char *export_name,

@@ -49,8 +49,8 @@ static void write_file(const fixture *f, const char *name, const char *text)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    const char *names[] = {"script.json", "ok.wasm",   "bad.wasm",   "invalid.wasm",
-                           "link.wasm",   "trap.wasm", "needs.wasm", "simd.wasm"};
+    const char *names[] = {"script.json", "ok.wasm",    "bad.wasm",  "invalid.wasm",  "link.wasm",
+                           "trap.wasm",   "needs.wasm", "simd.wasm", "datacount.wasm"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char path[160];
         snprintf(path, sizeof path, "%s/%s", f->directory, names[i]);
@@ -70,6 +70,7 @@ static void write_modules(const fixture *f)
     write_file(f, "trap.wasm", "start-trap");
     write_file(f, "needs.wasm", "import lib add");
     write_file(f, "simd.wasm", "unsupported");
+    write_file(f, "datacount.wasm", "datacount");
 }
 
 /* Runs commands (the inside of the "commands" array) and returns the counts;
@@ -165,7 +166,7 @@ static void test_module_assertions(void **state)
         ASSERT_MODULE("assert_malformed", 1, "bad.wasm", "x", "binary") ","
         ASSERT_MODULE("assert_malformed", 2, "t.1.wat", "x", "text") ","  /* not applicable */
         ASSERT_MODULE("assert_invalid", 3, "invalid.wasm", "x", "binary") ","
-        ASSERT_MODULE("assert_invalid", 4, "bad.wasm", "x", "binary") ","  /* pass, noted */
+        ASSERT_MODULE("assert_invalid", 4, "bad.wasm", "x", "binary") ","  /* fail: malformed */
         ASSERT_MODULE("assert_malformed", 5, "ok.wasm", "x", "binary") "," /* fail: decodes */
         ASSERT_MODULE("assert_invalid", 6, "simd.wasm", "x", "binary") "," /* fail: unsupported */
         ASSERT_MODULE("assert_unlinkable", 7, "link.wasm", "x", "binary") ","
@@ -175,9 +176,12 @@ static void test_module_assertions(void **state)
         ASSERT_MODULE("assert_uninstantiable", 11, "link.wasm", "x", "binary") "," /* fail */
         ASSERT_MODULE("assert_invalid", 12, "../ok.wasm", "x", "binary") ","  /* fail: path */
         ASSERT_MODULE("assert_invalid", 13, "absent.wasm", "x", "binary") "," /* fail: no file */
-        "{\"type\": \"assert_bogus\", \"line\": 14}",        /* fail: unknown command */
+        "{\"type\": \"assert_bogus\", \"line\": 14},"        /* fail: unknown command */
+        ASSERT_MODULE("assert_malformed", 15, "invalid.wasm", "x", "binary") "," /* fail */
+        ASSERT_MODULE("assert_invalid", 16, "datacount.wasm", "x", "binary") "," /* pass */
+        ASSERT_MODULE("assert_malformed", 17, "datacount.wasm", "x", "binary"),
         1000);
-    assert_counts(counts, 6, 7, 1);
+    assert_counts(counts, 7, 9, 1);
 }
 
 static void test_failed_modules_spoil_their_users(void **state)
@@ -197,7 +201,7 @@ static void test_failed_modules_spoil_their_users(void **state)
                    "\"args\": [" I32("2") "," I32("2") "]}", I32("4")) ","
         "{\"type\": \"module\", \"line\": 11, \"filename\": \"trap.wasm\"},"            /* fail */
         RETURN(12, INVOKE("add", I32("1") "," I32("1")), I32("2")) ","                 /* fail */
-        RETURN(13, INVOKE("add\\u0000x", ""), "") ","      /* fail: the API takes C strings */
+        RETURN(13, INVOKE("add\\u0000x", ""), "") ","      /* fail: no export "add\0x" */
         "{\"type\": \"register\", \"line\": 14, \"name\": \"$nobody\", \"as\": \"x\"}",  /* fail */
         1000);
     assert_counts(counts, 4, 9, 0);
