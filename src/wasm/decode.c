@@ -261,12 +261,13 @@ static lun_status decode_function_type(wasm_reader *reader, wasm_functype *type,
         return wasm_reader_fail_at(count_offset, error, LUN_ERR_UNSUPPORTED,
                                    "function type with %u results (limit %d)", result_count,
                                    WASM_MAX_FUNCTION_RESULTS);
-    WASM_TRY(allocate((void **)&type->types, (size_t)param_count + result_count,
+    /* One spare entry so that types is never NULL: everyone computes
+     * `types + param_count` for the results, also of a () -> () type. */
+    WASM_TRY(allocate((void **)&type->types, (size_t)param_count + result_count + 1,
                       sizeof(lun_valtype), error));
     type->param_count = param_count;
     type->result_count = result_count;
     if (param_count > 0) memcpy(type->types, params, param_count * sizeof(lun_valtype));
-    if (result_count == 0) return LUN_OK; /* types may be NULL: no pointer arithmetic on it */
     return read_value_types(reader, result_count, type->types + param_count, error);
 }
 
