@@ -12,6 +12,7 @@ packages=(
   erlang-base
   nodejs
   valgrind
+  curl openssl wrk nginx-light
 )
 
 missing=()

@@ -6,6 +6,7 @@
 #ifndef LUNATIC_API_INTERNAL_H
 #define LUNATIC_API_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -122,13 +123,24 @@ struct lun_host {
     size_t func_count;
     int (*open_output)(void *context, uint64_t process_id); /* see lun_host_options */
     void *output_context;
+    /* The networking context, started by the first networking call (most
+     * programs make none); freed after the runtime. */
+    pthread_mutex_t net_lock;
+    struct lun_net *net;
 };
+
+/* The host's networking context, started on first use. */
+lun_status api_host_net(lun_host *host, struct lun_net **out, lun_error *error);
 
 /* True when every function import of module is provided by the host set
  * (with a message naming the first that is not). */
 lun_status api_host_check_imports(const lun_host *host, const lun_module *module, lun_error *error);
 
 /* ---- Wasm processes ----------------------------------------------------------- */
+
+/* Sockets, DNS iterators and pending networking calls (networking.h). */
+typedef struct api_net_state api_net_state;
+void api_net_state_free(api_net_state *state); /* NULL: no-op */
 
 typedef struct api_process {
     lun_host *host;
@@ -142,6 +154,7 @@ typedef struct api_process {
     api_table *modules; /* lun_module * */
     api_table *errors;  /* char * */
     api_table *timers;  /* core timer ids (numbers) */
+    api_net_state *net; /* created on the first networking call */
     lun_wasm_exit *exit;
     char *entry_error; /* set when the entry function cannot be started */
     bool yield_requested;
@@ -173,6 +186,14 @@ api_table *api_process_table(api_process *process, api_table **slot,
 /* Destroy functions of the config and module tables. */
 void api_destroy_config(void *pointer);
 void api_destroy_module(void *pointer);
+
+/* lunatic::message push/take of sockets (networking.c). */
+lun_host_result api_push_tcp_stream(lun_host_call *call);
+lun_host_result api_take_tcp_stream(lun_host_call *call);
+lun_host_result api_push_tls_stream(lun_host_call *call);
+lun_host_result api_take_tls_stream(lun_host_call *call);
+lun_host_result api_push_udp_socket(lun_host_call *call);
+lun_host_result api_take_udp_socket(lun_host_call *call);
 
 /* Stores a copy of message as an error resource; false when out of memory. */
 bool api_error_add(api_process *process, const char *message, uint64_t *id);

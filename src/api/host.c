@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "api_internal.h"
+#include "lunatic/net.h"
 
 typedef struct import_module {
     const char *name;
@@ -114,6 +115,7 @@ lun_status lun_host_new(const lun_host_options *options, lun_host **out, lun_err
     *out = NULL;
     lun_host *host = calloc(1, sizeof *host);
     if (host == NULL) return lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
+    pthread_mutex_init(&host->net_lock, NULL);
     lun_status status = LUN_OK;
     if (options != NULL) {
         host->open_output = options->open_output;
@@ -147,12 +149,25 @@ void lun_host_free(lun_host *host)
     if (host == NULL) return;
     /* Processes hold instances linked against the functions below. */
     if (host->owns_runtime) lun_runtime_free(host->runtime);
+    /* After the runtime: its processes released their sockets. */
+    lun_net_free(host->net);
+    pthread_mutex_destroy(&host->net_lock);
     lun_imports_free(host->imports);
     lun_wasi_host_free(host->wasi);
     for (size_t i = 0; i < host->func_count; i++)
         lun_func_free(host->funcs[i]);
     free(host->funcs);
     free(host);
+}
+
+lun_status api_host_net(lun_host *host, lun_net **out, lun_error *error)
+{
+    pthread_mutex_lock(&host->net_lock);
+    lun_status status = LUN_OK;
+    if (host->net == NULL) status = lun_net_new(NULL, &host->net, error);
+    *out = host->net;
+    pthread_mutex_unlock(&host->net_lock);
+    return status;
 }
 
 lun_runtime *lun_host_runtime(lun_host *host)

@@ -145,24 +145,6 @@ static lun_host_result take_module(lun_host_call *call)
     return api_return_i64(call, (int64_t)id);
 }
 
-/* Sockets live in the networking layer, which does not exist yet: no
- * process can own one, so every id and every index is unknown. */
-static lun_host_result push_socket(lun_host_call *call)
-{
-    API_PROCESS(call, process);
-    if (scratch_data(call, process, "push") == NULL) return LUN_HOST_TRAP;
-    return api_trap(call, "unknown socket id %lld (networking is not supported yet)",
-                    (long long)api_arg_i64(call, 0));
-}
-
-static lun_host_result take_socket(lun_host_call *call)
-{
-    API_PROCESS(call, process);
-    if (scratch_data(call, process, "take") == NULL) return LUN_HOST_TRAP;
-    return api_trap(call, "no socket at index %llu (networking is not supported yet)",
-                    (unsigned long long)api_arg_u64(call, 0));
-}
-
 static lun_host_result send_scratch(lun_host_call *call, api_process *process, uint64_t pid)
 {
     if (process->scratch == NULL) return api_trap(call, "send: no message in the scratch area");
@@ -244,12 +226,12 @@ const api_function_def api_message_functions[] = {
     {"data_size", "", "i64", data_size},
     {"push_module", "i64", "i64", push_module},
     {"take_module", "i64", "i64", take_module},
-    {"push_tcp_stream", "i64", "i64", push_socket},
-    {"take_tcp_stream", "i64", "i64", take_socket},
-    {"push_tls_stream", "i64", "i64", push_socket},
-    {"take_tls_stream", "i64", "i64", take_socket},
-    {"push_udp_socket", "i64", "i64", push_socket},
-    {"take_udp_socket", "i64", "i64", take_socket},
+    {"push_tcp_stream", "i64", "i64", api_push_tcp_stream},
+    {"take_tcp_stream", "i64", "i64", api_take_tcp_stream},
+    {"push_tls_stream", "i64", "i64", api_push_tls_stream},
+    {"take_tls_stream", "i64", "i64", api_take_tls_stream},
+    {"push_udp_socket", "i64", "i64", api_push_udp_socket},
+    {"take_udp_socket", "i64", "i64", api_take_udp_socket},
     {"send", "i64", "i32", send},
     {"send_receive_skip_search", "i64 i64 i64", "i32", send_receive_skip_search},
     {"receive", "i32 i32 i64", "i32", receive},

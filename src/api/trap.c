@@ -46,7 +46,6 @@ static lun_host_result catch_(lun_host_call *call)
     return LUN_HOST_SUSPEND;
 }
 
-
 const api_function_def api_trap_functions[] = {
     {"catch", "i32 i32", "i32", catch_},
     {NULL, NULL, NULL, NULL},

@@ -62,6 +62,9 @@ static void process_free(void *state)
     free_table(process->modules);
     free_table(process->errors);
     free_table(process->timers);
+    /* Sockets close here (unless a message or a clone holds them), and a
+     * call killed while waiting gives back its half-done object. */
+    api_net_state_free(process->net);
     /* The instance goes before the context its host calls used. */
     lun_instance_free(process->instance);
     lun_wasi_ctx_free(process->wasi);

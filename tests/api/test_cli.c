@@ -85,7 +85,14 @@ CASE_TRAP(registry, "not valid UTF-8")
 CASE_TRAP(error, "unknown error id")
 CASE_TRAP(compile, "unknown module id")
 CASE_TRAP(distributed, "distributed is not initialized")
-CASE_TRAP(networking, "lunatic::networking is not supported yet")
+static void test_networking(void **state)
+{
+    (void)state;
+    expect("networking", 1, "ok networking", "unsupported address type 5");
+}
+
+CASE_OK(networking_kill, "ok networking kill")
+
 static void test_trap_catch(void **state)
 {
     (void)state;
@@ -395,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_distributed),
         cmocka_unit_test(test_single_node),
         cmocka_unit_test(test_networking),
+        cmocka_unit_test(test_networking_kill),
         cmocka_unit_test(test_trap_catch),
         cmocka_unit_test(test_trap_catch_exit),
         cmocka_unit_test(test_trap),

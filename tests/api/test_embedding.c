@@ -137,7 +137,7 @@ static void test_trap_reason(void **state)
     spawn_case(&run, "_start", "networking");
     assert_int_equal(run.result.kind, LUN_RESULT_FAILED);
     assert_false(run.exit.exited);
-    assert_non_null(strstr(run.result.message, "lunatic::networking is not supported yet"));
+    assert_non_null(strstr(run.result.message, "unsupported address type 5"));
     spawned_free(&run);
 }
 

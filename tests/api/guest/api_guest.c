@@ -12,6 +12,7 @@
 #include <wasi/api.h>
 
 #include "lunatic_guest.h"
+#include "lunatic_net.h"
 
 LUN_IMPORT("lunatic::distributed", "node_id") uint64_t sys_node_id(void);
 LUN_IMPORT("lunatic::distributed", "module_id") uint64_t sys_module_id(void);
@@ -679,11 +680,182 @@ static int case_distributed(void)
     return 0;
 }
 
+/* Reads one address of a DNS iterator (IPv4 expected) and drops it. */
+static uint16_t iterator_port(uint64_t iterator, uint8_t expected_first_byte)
+{
+    uint32_t type = 0, flow = 0xAAAA, scope = 0xBBBB;
+    uint8_t bytes[16] = {0};
+    uint16_t port = 0;
+    CHECK(lun_sys_resolve_next(iterator, &type, bytes, &port, &flow, &scope) == 0);
+    CHECK(type == 4 && bytes[0] == expected_first_byte);
+    CHECK(flow == 0xAAAA && scope == 0xBBBB); /* untouched for IPv4 */
+    lun_sys_drop_dns_iterator(iterator);
+    return port;
+}
+
+static void expect_error_id(uint64_t id)
+{
+    CHECK(lun_sys_error_string_size((int64_t)id) > 0);
+    lun_sys_error_drop((int64_t)id);
+}
+
+/* The raw lunatic::networking ABI in one process: codes, ids, address
+ * iterators, timeouts, peek, clone, sockets in messages; then a trap on a
+ * bad address type. */
 static int case_networking(void)
 {
-    uint8_t address[4] = {127, 0, 0, 1};
-    uint64_t id;
-    sys_tcp_bind(4, address, 0, 0, 0, &id); /* traps: not supported yet */
+    uint8_t loopback[4] = {127, 0, 0, 1};
+    uint64_t listener, iterator, client, server, peer, count, error;
+    CHECK(lun_sys_tcp_bind(4, loopback, 0, 0, 0, &listener) == 0 && listener == 0);
+    CHECK(lun_sys_tcp_local_addr(listener, &iterator) == 0);
+    uint16_t port = iterator_port(iterator, 127);
+    CHECK(port != 0);
+    CHECK(lun_sys_tcp_connect(4, loopback, port, 0, 0, 1000, &client) == 0);
+    CHECK(lun_sys_tcp_accept(listener, &server, &peer) == 0);
+    CHECK(iterator_port(peer, 127) != 0);
+    uint32_t iovecs[4] = {(uint32_t)(uintptr_t) "hel", 3, (uint32_t)(uintptr_t) "lo", 2};
+    CHECK(lun_sys_tcp_write_vectored(client, iovecs, 2, &count) == 0 && count == 5);
+    CHECK(lun_sys_tcp_flush(client, &error) == 0 && error == 0);
+    char buffer[16];
+    lun_sys_set_peek_timeout(server, 1000);
+    CHECK(lun_sys_get_peek_timeout(server) == 1000);
+    CHECK(lun_sys_tcp_peek(server, buffer, 5, &count) == 0 && count == 5);
+    CHECK(memcmp(buffer, "hello", 5) == 0);
+    memset(buffer, 0, sizeof buffer);
+    CHECK(lun_sys_tcp_read(server, buffer, sizeof buffer, &count) == 0 && count == 5);
+    CHECK(memcmp(buffer, "hello", 5) == 0); /* peek consumed nothing */
+    CHECK(lun_sys_get_read_timeout(server) == UINT64_MAX);
+    lun_sys_set_read_timeout(server, 50);
+    CHECK(lun_sys_get_read_timeout(server) == 50);
+    CHECK(lun_sys_tcp_read(server, buffer, sizeof buffer, &count) == 9027);
+    /* A clone outlives the dropped original. */
+    uint64_t clone = lun_sys_clone_tcp_stream(client);
+    CHECK(clone != client);
+    lun_sys_drop_tcp_stream(client);
+    uint32_t one[2] = {(uint32_t)(uintptr_t) "x", 1};
+    CHECK(lun_sys_tcp_write_vectored(clone, one, 1, &count) == 0 && count == 1);
+    CHECK(lun_sys_tcp_read(server, buffer, sizeof buffer, &count) == 0 && count == 1);
+    /* A stream in a message to ourselves comes back under a new id. */
+    lun_sys_create_data(0, 0);
+    CHECK(lun_sys_push_tcp_stream(server) == 0);
+    CHECK(lun_sys_send(lun_sys_process_id()) == 0);
+    CHECK(lun_sys_receive(NULL, 0, 1000) == 0);
+    uint64_t moved = lun_sys_take_tcp_stream(0);
+    CHECK(moved != server);
+    CHECK(lun_sys_tcp_write_vectored(clone, one, 1, &count) == 0 && count == 1);
+    CHECK(lun_sys_tcp_read(moved, buffer, sizeof buffer, &count) == 0 && count == 1);
+    lun_sys_drop_tcp_stream(clone); /* the last handle: the peer sees EOF */
+    CHECK(lun_sys_tcp_read(moved, buffer, sizeof buffer, &count) == 0 && count == 0);
+    lun_sys_drop_tcp_stream(moved);
+    /* Refused: code 1 and an error id. */
+    lun_sys_drop_tcp_listener(listener);
+    CHECK(lun_sys_tcp_connect(4, loopback, port, 0, 0, 1000, &error) == 1);
+    expect_error_id(error);
+    /* DNS. */
+    CHECK(lun_sys_resolve("localhost:80", 12, 5000, &iterator) == 0);
+    uint32_t type;
+    uint8_t bytes[16];
+    uint16_t resolved_port = 0;
+    uint32_t flow, scope;
+    CHECK(lun_sys_resolve_next(iterator, &type, bytes, &resolved_port, &flow, &scope) == 0);
+    CHECK((type == 4 || type == 6) && resolved_port == 80);
+    lun_sys_drop_dns_iterator(iterator);
+    CHECK(lun_sys_resolve("localhost", 9, 5000, &error) == 1);
+    expect_error_id(error);
+    /* UDP. */
+    uint64_t a, b;
+    CHECK(lun_sys_udp_bind(4, loopback, 0, 0, 0, &a) == 0);
+    CHECK(lun_sys_udp_bind(4, loopback, 0, 0, 0, &b) == 0);
+    CHECK(lun_sys_udp_local_addr(b, &iterator) == 0);
+    uint16_t b_port = iterator_port(iterator, 127);
+    CHECK(lun_sys_udp_peer_addr(a, &error) == 1);
+    expect_error_id(error);
+    CHECK(lun_sys_udp_send_to(a, "datagram", 8, 4, loopback, b_port, 0, 0, &count) == 0);
+    CHECK(count == 8);
+    CHECK(lun_sys_udp_receive_from(b, buffer, sizeof buffer, &count, &peer) == 0 && count == 8);
+    CHECK(memcmp(buffer, "datagram", 8) == 0);
+    CHECK(iterator_port(peer, 127) != 0);
+    CHECK(lun_sys_udp_connect(a, 4, loopback, b_port, 0, 0, 1000, &error) == 0 && error == 0);
+    CHECK(lun_sys_udp_peer_addr(a, &iterator) == 0);
+    CHECK(iterator_port(iterator, 127) == b_port);
+    lun_sys_set_udp_socket_ttl(a, 42);
+    CHECK(lun_sys_get_udp_socket_ttl(a) == 42);
+    lun_sys_set_udp_socket_broadcast(a, 1);
+    CHECK(lun_sys_get_udp_socket_broadcast(a) == 1);
+    lun_sys_drop_udp_socket(a);
+    lun_sys_drop_udp_socket(b);
+    printf("ok networking\n");
+    fflush(stdout);
+    sys_tcp_bind(5, loopback, 0, 0, 0, &listener); /* traps: no such address type */
+    return 0;
+}
+
+static void hold_listener(int64_t port)
+{
+    uint8_t loopback[4] = {127, 0, 0, 1};
+    uint64_t listener, stream, peer;
+    if (lun_sys_tcp_bind(4, loopback, (uint32_t)port, 0, 0, &listener) != 0) return;
+    lun_sys_tcp_accept(listener, &stream, &peer); /* waits until killed */
+}
+
+static void hold_stream(int64_t port)
+{
+    uint8_t loopback[4] = {127, 0, 0, 1};
+    uint64_t stream, count;
+    char buffer[8];
+    if (lun_sys_tcp_connect(4, loopback, (uint32_t)port, 0, 0, 1000, &stream) != 0) return;
+    lun_sys_tcp_read(stream, buffer, sizeof buffer, &count); /* waits until killed */
+}
+
+static void keep_resolving(int64_t unused)
+{
+    (void)unused;
+    for (;;) {
+        uint64_t iterator;
+        if (lun_sys_resolve("localhost:80", 12, UINT64_MAX, &iterator) == 0)
+            lun_sys_drop_dns_iterator(iterator);
+    }
+}
+
+/* Processes killed while waiting in accept, read and resolve: their
+ * sockets close (the port can be bound again, the peer reads EOF) and
+ * their pending calls are released (checked by the sanitizers). */
+static int case_networking_kill(void)
+{
+    uint8_t loopback[4] = {127, 0, 0, 1};
+    uint64_t listener, iterator, stream, peer, count, error;
+    CHECK(lun_sys_tcp_bind(4, loopback, 0, 0, 0, &listener) == 0);
+    CHECK(lun_sys_tcp_local_addr(listener, &iterator) == 0);
+    uint16_t port = iterator_port(iterator, 127);
+    lun_sys_drop_tcp_listener(listener);
+    uint64_t holder = lun_spawn(hold_listener, port);
+    lun_sleep_ms(200);
+    CHECK(lun_sys_tcp_bind(4, loopback, port, 0, 0, &error) == 1); /* in use */
+    expect_error_id(error);
+    lun_kill(holder);
+    bool bound = false;
+    for (int i = 0; i < 100 && !bound; i++) {
+        lun_sleep_ms(10);
+        if (lun_sys_tcp_bind(4, loopback, port, 0, 0, &listener) == 0)
+            bound = true;
+        else
+            lun_sys_error_drop((int64_t)listener);
+    }
+    CHECK(bound);
+    uint64_t reader = lun_spawn(hold_stream, port);
+    CHECK(lun_sys_tcp_accept(listener, &stream, &peer) == 0);
+    lun_sys_drop_dns_iterator(peer);
+    lun_sleep_ms(50);
+    lun_kill(reader);
+    char buffer[8];
+    lun_sys_set_read_timeout(stream, 2000);
+    CHECK(lun_sys_tcp_read(stream, buffer, sizeof buffer, &count) == 0 && count == 0);
+    for (int i = 0; i < 4; i++) {
+        uint64_t resolver = lun_spawn(keep_resolving, 0);
+        lun_sleep_ms((uint64_t)i);
+        lun_kill(resolver);
+    }
+    printf("ok networking kill\n");
     return 0;
 }
 
@@ -1086,6 +1258,7 @@ static const test_case cases[] = {
     {"compile", case_compile},
     {"distributed", case_distributed},
     {"networking", case_networking},
+    {"networking_kill", case_networking_kill},
     {"trap_catch", case_trap_catch},
     {"exit_code", case_exit_code},
     {"trap", case_trap},
