@@ -19,7 +19,7 @@ fi
 build=$(cd "$build" && pwd)
 
 # Prefixes that name a reference implementation, never ours.
-reference_prefixes="erlang native node"
+reference_prefixes="erlang native node nginx"
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
@@ -47,39 +47,50 @@ function human(value) {
 function cell(prefix, value, unit) { return prefix " " human(value) " " unit }
 BEGIN { split(references, list, " "); for (i in list) is_reference[list[i]] = 1 }
 {
-    name = $2; value = $3 + 0; unit = $4
-    dot = index(name, ".")
-    prefix = dot ? substr(name, 1, dot - 1) : name
-    metric = dot ? substr(name, dot + 1) : name
-    if (!(metric in units)) { order[++rows] = metric; units[metric] = unit }
-    if (!(prefix in is_reference) && !((metric, "ours") in values)) {
-        values[metric, "ours"] = value
-        prefixes[metric, "ours"] = prefix
-    } else {
-        count[metric]++
-        values[metric, count[metric]] = value
-        prefixes[metric, count[metric]] = prefix
-    }
+    lines++; name[lines] = $2; value[lines] = $3 + 0; unit[lines] = $4
+    dot = index($2, ".")
+    prefix[lines] = dot ? substr($2, 1, dot - 1) : $2
+    rest[lines] = dot ? substr($2, dot + 1) : $2
 }
+# Rows are our figures, in order. A reference (erlang.x, node.x, nginx.x)
+# joins the row whose whole name is x (erlang.http.rps_c1000 beside
+# http.rps_c1000), else the first row whose name after its prefix is x
+# (erlang.skynet_ms beside core.skynet_ms), else a row of its own.
 END {
-    format = "%-32s %-22s %-22s %s\n"
+    for (i = 1; i <= lines; i++) {
+        if (prefix[i] in is_reference) continue
+        row[++rows] = i
+        if (!(name[i] in row_by_name)) row_by_name[name[i]] = rows
+        if (!(rest[i] in row_by_rest)) row_by_rest[rest[i]] = rows
+    }
+    for (i = 1; i <= lines; i++) {
+        if (!(prefix[i] in is_reference)) continue
+        if (rest[i] in row_by_name) target = row_by_name[rest[i]]
+        else if (rest[i] in row_by_rest) target = row_by_rest[rest[i]]
+        else { row[++rows] = 0; orphan[rows] = i; target = rows }
+        references_of[target, ++reference_count[target]] = i
+    }
+    format = "%-34s %-24s %-24s %s\n"
     printf format, "metric", "ours", "reference", "comparison"
-    for (row = 1; row <= rows; row++) {
-        metric = order[row]; unit = units[metric]
-        has_ours = (metric, "ours") in values
-        ours = has_ours ? values[metric, "ours"] : 0
-        ours_text = has_ours ? cell(prefixes[metric, "ours"], ours, unit) : "-"
-        if (count[metric] == 0) { printf format, metric, ours_text, "-", "-"; continue }
-        for (other = 1; other <= count[metric]; other++) {
-            reference = values[metric, other]
+    for (r = 1; r <= rows; r++) {
+        i = row[r]
+        if (i == 0) {
+            j = orphan[r]
+            printf format, rest[j], "-", cell(prefix[j], value[j], unit[j]), "-"
+            continue
+        }
+        ours_text = cell(prefix[i], value[i], unit[i])
+        if (reference_count[r] == 0) { printf format, rest[i], ours_text, "-", "-"; continue }
+        for (k = 1; k <= reference_count[r]; k++) {
+            j = references_of[r, k]
             comparison = "-"
-            if (ours > 0 && reference > 0) {
-                ratio = better(unit) == "higher" ? ours / reference : reference / ours
+            if (value[i] > 0 && value[j] > 0) {
+                ratio = better(unit[i]) == "higher" ? value[i] / value[j] : value[j] / value[i]
                 comparison = ratio >= 1 ? sprintf("%.2fx better", ratio) \
                                         : sprintf("%.2fx WORSE", 1 / ratio)
             }
-            printf format, (other == 1 ? metric : ""), (other == 1 ? ours_text : ""), \
-                   cell(prefixes[metric, other], reference, unit), comparison
+            printf format, (k == 1 ? rest[i] : ""), (k == 1 ? ours_text : ""), \
+                   cell(prefix[j], value[j], unit[j]), comparison
         }
     }
 }'

@@ -4,10 +4,10 @@
 # same benchmark in Erlang (bench/core/erlang, compiled here with erlc into
 # a temporary folder, run with `erl +P 4000000 -noshell`), both on every
 # core. Prints
-#   BENCH lunatic.wproc.<metric> <value> <unit>
+#   BENCH wproc.<metric> <value> <unit>
 #   BENCH erlang.wproc.<metric> <value> <unit>
-# (the metric part "wproc.<metric>" pairs the two in bench/run.sh's summary
-# and keeps them apart from bench/core's rows). Exits non-zero when a
+# (bench/run.sh's summary puts erlang.wproc.x beside wproc.x, apart from
+# bench/core's rows). Exits non-zero when a
 # program fails, computes a wrong answer or falls short of the count.
 #
 # Environment:
@@ -123,7 +123,7 @@ run_idle_memory() {
     if ! grep -q 'concurrent_max' <<<"$BEST_LINES"; then
         local reached
         reached=$(awk '$1 == "#" && $2 == "alive" { n = $3 } END { print n + 0 }' <<<"$LAST_OUTPUT")
-        echo "BENCH lunatic.wproc.concurrent_max $reached count"
+        echo "BENCH wproc.concurrent_max $reached count"
     fi
 }
 

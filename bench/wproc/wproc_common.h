@@ -105,7 +105,7 @@ static inline uint64_t wproc_rss_bytes(void)
     return strtoull(line + 6, NULL, 10) * 1024;
 }
 
-/* Prints `BENCH lunatic.wproc.<name> <value> <unit>`: the metric part
+/* Prints `BENCH wproc.<name> <value> <unit>`: the metric part
  * "wproc.<name>" pairs with run.sh's erlang.wproc.<name> in bench/run.sh's
  * summary and stays apart from bench/core's rows of the same name. Times
  * get one decimal, written without printf's floating point, whose
@@ -114,9 +114,9 @@ static inline void wproc_report(const char *name, double value, const char *unit
 {
     unsigned long long tenths = (unsigned long long)(value * 10.0 + 0.5);
     if (strcmp(unit, "ns") == 0 || strcmp(unit, "ms") == 0)
-        printf("BENCH lunatic.wproc.%s %llu.%llu %s\n", name, tenths / 10, tenths % 10, unit);
+        printf("BENCH wproc.%s %llu.%llu %s\n", name, tenths / 10, tenths % 10, unit);
     else
-        printf("BENCH lunatic.wproc.%s %llu %s\n", name, (tenths + 5) / 10, unit);
+        printf("BENCH wproc.%s %llu %s\n", name, (tenths + 5) / 10, unit);
     fflush(stdout);
 }
 
