@@ -2,8 +2,9 @@
  * The scheduler: one worker thread per core, each with its own run queue
  * (a growable ring the owner pushes to and everyone takes from, so work can
  * be stolen) and an inbox (a lock-free MPSC queue) for processes woken from
- * threads that are not workers. Idle workers steal, then park on a futex;
- * a worker is woken only when there is work it could take.
+ * threads that are not workers. Idle workers steal, spin for a bounded few
+ * microseconds, then park on a futex; a worker is woken only when there is
+ * work it could take, and never with a futex call while it spins.
  */
 #include "core_internal.h"
 
@@ -24,6 +25,17 @@ _Atomic unsigned core_fence_word;
 #endif
 
 enum { INITIAL_RING = 256, STEAL_ROUNDS = 3 };
+
+/* How long an idle worker spins, looking for work, before it yields and
+ * then parks. A message round trip between two workers takes a few hundred
+ * nanoseconds; a futex sleep and wake-up costs microseconds on both sides.
+ * Bounded, so that an idle runtime still sleeps. */
+enum { SPIN_NS = 20 * 1000, SPIN_CHECK_EVERY = 8 };
+
+/* Values of core_worker.parked: only the owner stores SPINNING and AWAKE
+ * over SPINNING; others only move PARKED to AWAKE (unpark). A waker never
+ * calls futex_wake for a spinning worker: it finds the work by itself. */
+enum { AWAKE = 0, PARKED = 1, SPINNING = 2 };
 
 /* ---- parking ---------------------------------------------------------- */
 
@@ -51,9 +63,9 @@ static void futex_wake(_Atomic uint32_t *word)
 
 static bool unpark(core_worker *worker)
 {
-    uint32_t expected = 1;
-    if (atomic_load_explicit(&worker->parked, memory_order_relaxed) != 1 ||
-        !atomic_compare_exchange_strong(&worker->parked, &expected, 0))
+    uint32_t expected = PARKED;
+    if (atomic_load_explicit(&worker->parked, memory_order_relaxed) != PARKED ||
+        !atomic_compare_exchange_strong(&worker->parked, &expected, AWAKE))
         return false;
     futex_wake(&worker->parked);
     return true;
@@ -132,12 +144,22 @@ static lun_process *process_of_node(core_node *node)
 
 /* ---- scheduling --------------------------------------------------------- */
 
+/* A spinning worker if there is one (it needs no futex wake), else a parked
+ * one, else the next in turn. */
+static core_worker *remote_target(lun_runtime *runtime)
+{
+    core_worker *parked = NULL;
+    for (unsigned i = 0; i < runtime->worker_count; i++) {
+        uint32_t state = atomic_load_explicit(&runtime->workers[i].parked, memory_order_relaxed);
+        if (state == SPINNING) return &runtime->workers[i];
+        if (state == PARKED && parked == NULL) parked = &runtime->workers[i];
+    }
+    return parked;
+}
+
 static void push_remote(lun_runtime *runtime, lun_process *process)
 {
-    core_worker *target = NULL;
-    for (unsigned i = 0; i < runtime->worker_count && target == NULL; i++)
-        if (atomic_load_explicit(&runtime->workers[i].parked, memory_order_relaxed) == 1)
-            target = &runtime->workers[i];
+    core_worker *target = remote_target(runtime);
     if (target == NULL) {
         unsigned at = atomic_fetch_add_explicit(&runtime->remote_cursor, 1, memory_order_relaxed);
         target = &runtime->workers[at % runtime->worker_count];
@@ -218,6 +240,40 @@ static bool work_available(core_worker *worker)
     return false;
 }
 
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield" ::: "memory");
+#else
+    atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/* Spins up to SPIN_NS until work shows up anywhere (or the runtime stops).
+ * The caller counts as searching, so pushers on busy workers do not wake a
+ * parked worker meanwhile; the SPINNING mark steers remote pushes here. */
+static void spin_for_work(core_worker *worker)
+{
+    lun_runtime *runtime = worker->runtime;
+    atomic_store_explicit(&worker->parked, SPINNING, memory_order_relaxed);
+    uint64_t deadline = monotonic_ns() + SPIN_NS;
+    for (unsigned i = 1; !work_available(worker); i++) {
+        if (atomic_load_explicit(&runtime->stopping, memory_order_relaxed)) break;
+        if (i % SPIN_CHECK_EVERY == 0 && monotonic_ns() >= deadline) break;
+        cpu_relax();
+    }
+    atomic_store_explicit(&worker->parked, AWAKE, memory_order_relaxed);
+}
+
 static lun_process *steal(core_worker *worker)
 {
     lun_runtime *runtime = worker->runtime;
@@ -235,7 +291,12 @@ static lun_process *steal(core_worker *worker)
             drain_inbox(worker);
             process = deque_take(&worker->deque);
         }
-        if (process == NULL && round + 1 < STEAL_ROUNDS) sched_yield();
+        /* Spin first (the work usually comes back within a round trip),
+         * then give the core away once before parking. */
+        if (process == NULL && round == 0)
+            spin_for_work(worker);
+        else if (process == NULL && round + 1 < STEAL_ROUNDS)
+            sched_yield();
     }
     atomic_fetch_sub(&runtime->searching, 1);
     return process;
@@ -247,15 +308,15 @@ static lun_process *steal(core_worker *worker)
 static void park(core_worker *worker)
 {
     lun_runtime *runtime = worker->runtime;
-    atomic_store(&worker->parked, 1);
+    atomic_store(&worker->parked, PARKED);
     atomic_fetch_add(&runtime->sleepers, 1);
     core_full_fence();
     if (work_available(worker) || atomic_load(&runtime->stopping)) {
-        atomic_store(&worker->parked, 0);
+        atomic_store(&worker->parked, AWAKE);
     } else {
-        while (atomic_load(&worker->parked) == 1 && !atomic_load(&runtime->stopping)) {
-            futex_wait(&worker->parked, 1);
-            if (work_available(worker)) atomic_store(&worker->parked, 0);
+        while (atomic_load(&worker->parked) == PARKED && !atomic_load(&runtime->stopping)) {
+            futex_wait(&worker->parked, PARKED);
+            if (work_available(worker)) atomic_store(&worker->parked, AWAKE);
         }
     }
     atomic_fetch_sub(&runtime->sleepers, 1);
@@ -316,7 +377,7 @@ void core_scheduler_stop(lun_runtime *runtime)
     atomic_store(&runtime->stopping, true);
     for (unsigned i = 0; i < runtime->worker_count; i++) {
         core_worker *worker = &runtime->workers[i];
-        atomic_store(&worker->parked, 0);
+        atomic_store(&worker->parked, AWAKE);
         futex_wake(&worker->parked);
     }
     for (unsigned i = 0; i < runtime->worker_count; i++) {
