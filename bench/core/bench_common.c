@@ -118,6 +118,20 @@ bool bench_join(lun_process *process, const char *what)
     return true;
 }
 
+bool bench_run(bench_runtime *bench, lun_step_fn step, void *state,
+               const lun_spawn_options *options, const char *what)
+{
+    lun_process *process = NULL;
+    lun_error error;
+    if (lun_process_spawn(bench->environment, step, state, options, &process, &error) != LUN_OK) {
+        bench_fail("spawn the %s: %s", what, error.message);
+        return false;
+    }
+    bool ended = bench_join(process, what);
+    lun_process_release(process);
+    return ended;
+}
+
 lun_status bench_send_number(lun_process *target, int64_t tag, uint64_t value)
 {
     return lun_process_send_data(target, tag, &value, sizeof value, NULL);
@@ -128,5 +142,25 @@ bool bench_message_number(const lun_message *message, uint64_t *value)
     if (lun_message_get_kind(message) != LUN_MESSAGE_DATA) return false;
     if (lun_message_size(message) != sizeof *value) return false;
     memcpy(value, lun_message_data(message), sizeof *value);
+    return true;
+}
+
+bool bench_receive_number(lun_process *self, bench_number *number, lun_step_result *stop)
+{
+    lun_message *message;
+    lun_status status = lun_process_receive(self, NULL, 0, LUN_TIMEOUT_INFINITE, &message, NULL);
+    if (status == LUN_ERR_WOULD_BLOCK) {
+        *stop = LUN_STEP_WAIT;
+        return false;
+    }
+    if (status != LUN_OK) {
+        lun_process_fail(self, "receive: %s", lun_status_name(status));
+        *stop = LUN_STEP_FAILED;
+        return false;
+    }
+    number->value = 0;
+    number->valid = bench_message_number(message, &number->value);
+    number->tag = lun_message_tag(message);
+    lun_message_free(message);
     return true;
 }

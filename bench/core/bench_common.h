@@ -55,11 +55,31 @@ void bench_runtime_stop(bench_runtime *bench);
  * or did not end within BENCH_JOIN_TIMEOUT_MS. */
 bool bench_join(lun_process *process, const char *what);
 
+/* Spawns step(state) with options (may be NULL) in the benchmark's
+ * environment and waits for it to end; false (after printing why, naming the
+ * process `what`) when it cannot be spawned, fails or does not end within
+ * BENCH_JOIN_TIMEOUT_MS. */
+bool bench_run(bench_runtime *bench, lun_step_fn step, void *state,
+               const lun_spawn_options *options, const char *what);
+
 /* Sends a data message with `tag` and `value` (8 bytes) to target. */
 lun_status bench_send_number(lun_process *target, int64_t tag, uint64_t value);
 
 /* The 64-bit number a message made by bench_send_number carries; false when
  * the message is not such a message. */
 bool bench_message_number(const lun_message *message, uint64_t *value);
+
+/* A message made by bench_send_number, as received. */
+typedef struct bench_number {
+    int64_t tag;
+    uint64_t value; /* 0 when not valid */
+    bool valid;     /* false: the message carried no number */
+} bench_number;
+
+/* Takes the next message of any tag (no timeout) into *number and frees it.
+ * Returns false when the step must return *stop: LUN_STEP_WAIT when the
+ * mailbox is empty, LUN_STEP_FAILED (the process failed with "receive:
+ * <status>") when the receive failed. */
+bool bench_receive_number(lun_process *self, bench_number *number, lun_step_result *stop);
 
 #endif

@@ -44,11 +44,9 @@ static lun_step_result sender_step(lun_process *self, void *state)
     return sender->left > 0 ? LUN_STEP_YIELD : LUN_STEP_DONE;
 }
 
-static bool take(receiver_state *receiver, lun_message *message)
+static bool take(receiver_state *receiver, int64_t tag, uint64_t value)
 {
-    uint64_t value = 0;
-    int64_t tag = lun_message_tag(message);
-    if (!bench_message_number(message, &value) || tag < 1 || tag > SENDERS) return false;
+    if (tag < 1 || tag > SENDERS) return false;
     /* Each sender counts down, so its numbers must arrive decreasing. */
     if (receiver->last[tag] != 0 && value >= receiver->last[tag]) receiver->out_of_order = true;
     receiver->last[tag] = value;
@@ -65,17 +63,10 @@ static lun_step_result receiver_step(lun_process *self, void *state)
             receiver->end_ns = bench_now_ns();
             return LUN_STEP_DONE;
         }
-        lun_message *message;
-        lun_status status =
-            lun_process_receive(self, NULL, 0, LUN_TIMEOUT_INFINITE, &message, NULL);
-        if (status == LUN_ERR_WOULD_BLOCK) return LUN_STEP_WAIT;
-        if (status != LUN_OK) {
-            lun_process_fail(self, "receive: %s", lun_status_name(status));
-            return LUN_STEP_FAILED;
-        }
-        bool valid = take(receiver, message);
-        lun_message_free(message);
-        if (!valid) {
+        bench_number number;
+        lun_step_result stop;
+        if (!bench_receive_number(self, &number, &stop)) return stop;
+        if (!number.valid || !take(receiver, number.tag, number.value)) {
             lun_process_fail(self, "unexpected message");
             return LUN_STEP_FAILED;
         }

@@ -76,13 +76,8 @@ int main(int argc, char **argv)
     bench_runtime bench;
     if (!bench_runtime_start(&bench)) return 1;
     uint64_t before = bench_rss_bytes();
-    lun_process *process = NULL;
-    lun_error error;
     int exit_status = 0;
-    if (lun_process_spawn(bench.environment, spawner_step, &spawner, NULL, &process, &error) !=
-        LUN_OK) {
-        exit_status = bench_fail("spawn the spawner: %s", error.message);
-    } else if (!bench_join(process, "spawner")) {
+    if (!bench_run(&bench, spawner_step, &spawner, NULL, "spawner")) {
         exit_status = 1;
     } else if (!wait_until_ready(&shared, spawner.total)) {
         exit_status = bench_fail("only %" PRIu64 " of %" PRIu64 " processes reached receive",
@@ -99,7 +94,6 @@ int main(int argc, char **argv)
             bench_report("idle_bytes_per_process",
                          ((double)after - (double)before) / (double)spawner.total, "bytes");
     }
-    lun_process_release(process);
     bench_runtime_stop(&bench);
     return exit_status;
 }

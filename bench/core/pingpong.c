@@ -46,23 +46,18 @@ static lun_step_result ping_step(lun_process *self, void *state)
             if (status != LUN_OK) return fail_with(self, "send", status);
             ping->sent = true;
         }
-        lun_message *message;
-        lun_status status =
-            lun_process_receive(self, NULL, 0, LUN_TIMEOUT_INFINITE, &message, NULL);
-        if (status == LUN_ERR_WOULD_BLOCK) return LUN_STEP_WAIT;
-        if (status != LUN_OK) return fail_with(self, "receive", status);
-        uint64_t value = 0;
-        bool valid = bench_message_number(message, &value);
-        int64_t tag = lun_message_tag(message);
-        lun_message_free(message);
-        if (!ping->started && valid && tag == TAG_GO) {
+        bench_number number;
+        lun_step_result stop;
+        if (!bench_receive_number(self, &number, &stop)) return stop;
+        if (!ping->started && number.valid && number.tag == TAG_GO) {
             ping->started = true;
             ping->start_ns = bench_now_ns();
-        } else if (ping->started && valid && tag == TAG_PONG && value == ping->done) {
+        } else if (ping->started && number.valid && number.tag == TAG_PONG &&
+                   number.value == ping->done) {
             ping->done++;
             ping->sent = false;
         } else {
-            lun_process_fail(self, "unexpected reply (tag %" PRId64 ")", tag);
+            lun_process_fail(self, "unexpected reply (tag %" PRId64 ")", number.tag);
             return LUN_STEP_FAILED;
         }
     }
@@ -72,21 +67,15 @@ static lun_step_result pong_step(lun_process *self, void *state)
 {
     pong_state *pong = state;
     for (;;) {
-        lun_message *message;
-        lun_status status =
-            lun_process_receive(self, NULL, 0, LUN_TIMEOUT_INFINITE, &message, NULL);
-        if (status == LUN_ERR_WOULD_BLOCK) return LUN_STEP_WAIT;
-        if (status != LUN_OK) return fail_with(self, "receive", status);
-        uint64_t value = 0;
-        bool valid = bench_message_number(message, &value);
-        int64_t tag = lun_message_tag(message);
-        lun_message_free(message);
-        if (valid && tag == TAG_STOP) return LUN_STEP_DONE;
-        if (!valid || tag != TAG_PING) {
-            lun_process_fail(self, "unexpected message (tag %" PRId64 ")", tag);
+        bench_number number;
+        lun_step_result stop;
+        if (!bench_receive_number(self, &number, &stop)) return stop;
+        if (number.valid && number.tag == TAG_STOP) return LUN_STEP_DONE;
+        if (!number.valid || number.tag != TAG_PING) {
+            lun_process_fail(self, "unexpected message (tag %" PRId64 ")", number.tag);
             return LUN_STEP_FAILED;
         }
-        status = bench_send_number(pong->ping, TAG_PONG, value);
+        lun_status status = bench_send_number(pong->ping, TAG_PONG, number.value);
         if (status != LUN_OK) return fail_with(self, "reply", status);
         pong->answered++;
     }

@@ -40,26 +40,19 @@ static lun_step_result member_step(lun_process *self, void *state)
 {
     member_state *member = state;
     for (;;) {
-        lun_message *message;
-        lun_status status =
-            lun_process_receive(self, NULL, 0, LUN_TIMEOUT_INFINITE, &message, NULL);
-        if (status == LUN_ERR_WOULD_BLOCK) return LUN_STEP_WAIT;
-        if (status != LUN_OK) {
-            lun_process_fail(self, "receive: %s", lun_status_name(status));
-            return LUN_STEP_FAILED;
-        }
-        uint64_t left = 0;
-        bool valid = bench_message_number(message, &left);
-        lun_message_free(message);
-        if (!valid) {
+        bench_number number;
+        lun_step_result stop;
+        if (!bench_receive_number(self, &number, &stop)) return stop;
+        if (!number.valid) {
             lun_process_fail(self, "not a token");
             return LUN_STEP_FAILED;
         }
-        if (left == 0)
+        lun_status status;
+        if (number.value == 0)
             status = bench_send_number(member->coordinator, TAG_DONE, 0);
         else
-            status = bench_send_number(member->next, TAG_TOKEN, left - 1);
-        member->passed += left != 0;
+            status = bench_send_number(member->next, TAG_TOKEN, number.value - 1);
+        member->passed += number.value != 0;
         if (status != LUN_OK) {
             lun_process_fail(self, "send: %s", lun_status_name(status));
             return LUN_STEP_FAILED;
@@ -100,19 +93,11 @@ static lun_step_result coordinator_step(lun_process *self, void *state)
         }
         ring->token_sent = true;
     }
-    lun_message *message;
-    lun_status status = lun_process_receive(self, NULL, 0, LUN_TIMEOUT_INFINITE, &message, NULL);
-    if (status == LUN_ERR_WOULD_BLOCK) return LUN_STEP_WAIT;
-    if (status != LUN_OK) {
-        lun_process_fail(self, "receive: %s", lun_status_name(status));
-        return LUN_STEP_FAILED;
-    }
+    bench_number number;
+    lun_step_result stop;
+    if (!bench_receive_number(self, &number, &stop)) return stop;
     ring->end_ns = bench_now_ns();
-    uint64_t value;
-    bool valid = bench_message_number(message, &value);
-    int64_t tag = lun_message_tag(message);
-    lun_message_free(message);
-    if (!valid || tag != TAG_DONE) {
+    if (!number.valid || number.tag != TAG_DONE) {
         lun_process_fail(self, "unexpected message");
         return LUN_STEP_FAILED;
     }
@@ -138,14 +123,7 @@ int main(int argc, char **argv)
     bench_runtime bench;
     int exit_status = 1;
     if (bench_runtime_start(&bench)) {
-        lun_process *process = NULL;
-        lun_error error;
-        if (lun_process_spawn(bench.environment, coordinator_step, &ring, NULL, &process, &error) !=
-            LUN_OK)
-            bench_fail("spawn the coordinator: %s", error.message);
-        else if (bench_join(process, "coordinator"))
-            exit_status = 0;
-        lun_process_release(process);
+        if (bench_run(&bench, coordinator_step, &ring, NULL, "coordinator")) exit_status = 0;
         bench_runtime_stop(&bench);
     }
     uint64_t passed = 0;

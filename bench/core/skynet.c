@@ -84,22 +84,14 @@ static lun_step_result node_step(lun_process *self, void *state)
     if (node->count == 1) return reply(self, node, node->first);
     if (node->children == 0 && !spawn_children(self, node)) return LUN_STEP_FAILED;
     while (node->replies < node->children) {
-        lun_message *message;
-        lun_status status =
-            lun_process_receive(self, NULL, 0, LUN_TIMEOUT_INFINITE, &message, NULL);
-        if (status == LUN_ERR_WOULD_BLOCK) return LUN_STEP_WAIT;
-        if (status != LUN_OK) {
-            lun_process_fail(self, "receive: %s", lun_status_name(status));
-            return LUN_STEP_FAILED;
-        }
-        uint64_t value = 0;
-        bool valid = bench_message_number(message, &value);
-        lun_message_free(message);
-        if (!valid) {
+        bench_number number;
+        lun_step_result stop;
+        if (!bench_receive_number(self, &number, &stop)) return stop;
+        if (!number.valid) {
             lun_process_fail(self, "a reply that is not a number");
             return LUN_STEP_FAILED;
         }
-        node->sum += value;
+        node->sum += number.value;
         node->replies++;
     }
     return reply(self, node, node->sum);
@@ -123,20 +115,15 @@ int main(int argc, char **argv)
         return 1;
     }
     lun_spawn_options options = {.state_free = node_free};
-    lun_process *process = NULL;
-    lun_error error;
     int exit_status = 0;
     uint64_t start_ns = bench_now_ns();
-    if (lun_process_spawn(bench.environment, node_step, root, &options, &process, &error) != LUN_OK)
-        exit_status = bench_fail("spawn the root: %s", error.message);
-    else if (!bench_join(process, "root"))
+    if (!bench_run(&bench, node_step, root, &options, "root"))
         exit_status = 1;
     else if (result.sum != expected)
         exit_status =
             bench_fail("skynet sum is %" PRIu64 ", expected %" PRIu64, result.sum, expected);
     else
         bench_report("skynet_ms", (double)(result.end_ns - start_ns) / 1e6, "ms");
-    lun_process_release(process);
     bench_runtime_stop(&bench);
     return exit_status;
 }

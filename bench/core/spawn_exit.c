@@ -74,13 +74,8 @@ int main(int argc, char **argv)
 
     bench_runtime bench;
     if (!bench_runtime_start(&bench)) return 1;
-    lun_process *process = NULL;
-    lun_error error;
     int exit_status = 0;
-    if (lun_process_spawn(bench.environment, spawner_step, &spawner, NULL, &process, &error) !=
-        LUN_OK) {
-        exit_status = bench_fail("spawn the spawner: %s", error.message);
-    } else if (!bench_join(process, "spawner")) {
+    if (!bench_run(&bench, spawner_step, &spawner, NULL, "spawner")) {
         exit_status = 1;
     } else if (spawner.spawned != spawner.total) {
         exit_status = bench_fail("spawned %" PRIu64 " of %" PRIu64, spawner.spawned, spawner.total);
@@ -91,7 +86,6 @@ int main(int argc, char **argv)
         double seconds = (double)(spawner.end_ns - spawner.start_ns) / 1e9;
         bench_report("spawn_exit_per_s", (double)spawner.total / seconds, "per_s");
     }
-    lun_process_release(process);
     bench_runtime_stop(&bench);
     return exit_status;
 }

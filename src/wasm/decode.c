@@ -155,7 +155,7 @@ static lun_status read_name(wasm_reader *reader, char **name, uint32_t *length, 
 
 /* ---- types -------------------------------------------------------------- */
 
-static lun_status check_value_type(size_t offset, uint8_t byte, lun_valtype *type, lun_error *error)
+lun_status wasm_check_value_type(size_t offset, uint8_t byte, lun_valtype *type, lun_error *error)
 {
     *type = LUN_I32;
     switch (byte) {
@@ -179,7 +179,7 @@ static lun_status read_value_type(wasm_reader *reader, lun_valtype *type, lun_er
     size_t offset = reader->position;
     uint8_t byte;
     WASM_TRY(wasm_read_u8(reader, &byte, error));
-    return check_value_type(offset, byte, type, error);
+    return wasm_check_value_type(offset, byte, type, error);
 }
 
 static lun_status read_reference_type(wasm_reader *reader, lun_valtype *type, lun_error *error)

@@ -360,33 +360,37 @@ L_loop_fuel:
     CHARGE_FUEL();
     NEXT(1);
 
-#define BRANCH_COMPARE(name, type, op)                                                             \
-    L_##name : if ((type)fp[LOW1] op(type) fp[HIGH1])                                              \
+/* The integer comparisons of the fused compare-and-branch instructions:
+ * APPLY(name, compared as, word type, operator). */
+#define INTEGER_COMPARES(APPLY)                                                                    \
+    APPLY(i32_eq, uint32_t, uint32_t, ==)                                                          \
+    APPLY(i32_ne, uint32_t, uint32_t, !=)                                                          \
+    APPLY(i32_lt_s, int32_t, uint32_t, <)                                                          \
+    APPLY(i32_lt_u, uint32_t, uint32_t, <)                                                         \
+    APPLY(i32_gt_s, int32_t, uint32_t, >)                                                          \
+    APPLY(i32_gt_u, uint32_t, uint32_t, >)                                                         \
+    APPLY(i32_le_s, int32_t, uint32_t, <=)                                                         \
+    APPLY(i32_le_u, uint32_t, uint32_t, <=)                                                        \
+    APPLY(i32_ge_s, int32_t, uint32_t, >=)                                                         \
+    APPLY(i32_ge_u, uint32_t, uint32_t, >=)                                                        \
+    APPLY(i64_eq, uint64_t, uint64_t, ==)                                                          \
+    APPLY(i64_ne, uint64_t, uint64_t, !=)                                                          \
+    APPLY(i64_lt_s, int64_t, uint64_t, <)                                                          \
+    APPLY(i64_lt_u, uint64_t, uint64_t, <)                                                         \
+    APPLY(i64_gt_s, int64_t, uint64_t, >)                                                          \
+    APPLY(i64_gt_u, uint64_t, uint64_t, >)                                                         \
+    APPLY(i64_le_s, int64_t, uint64_t, <=)                                                         \
+    APPLY(i64_le_u, uint64_t, uint64_t, <=)                                                        \
+    APPLY(i64_ge_s, int64_t, uint64_t, >=)                                                         \
+    APPLY(i64_ge_u, uint64_t, uint64_t, >=)
+#define BRANCH_COMPARE(name, type, word, op)                                                       \
+    L_br_##name : if ((type)fp[LOW1] op(type) fp[HIGH1])                                           \
     {                                                                                              \
         pc += (int32_t)X;                                                                          \
         DISPATCH();                                                                                \
     }                                                                                              \
     NEXT(2);
-    BRANCH_COMPARE(br_i32_eq, uint32_t, ==)
-    BRANCH_COMPARE(br_i32_ne, uint32_t, !=)
-    BRANCH_COMPARE(br_i32_lt_s, int32_t, <)
-    BRANCH_COMPARE(br_i32_lt_u, uint32_t, <)
-    BRANCH_COMPARE(br_i32_gt_s, int32_t, >)
-    BRANCH_COMPARE(br_i32_gt_u, uint32_t, >)
-    BRANCH_COMPARE(br_i32_le_s, int32_t, <=)
-    BRANCH_COMPARE(br_i32_le_u, uint32_t, <=)
-    BRANCH_COMPARE(br_i32_ge_s, int32_t, >=)
-    BRANCH_COMPARE(br_i32_ge_u, uint32_t, >=)
-    BRANCH_COMPARE(br_i64_eq, uint64_t, ==)
-    BRANCH_COMPARE(br_i64_ne, uint64_t, !=)
-    BRANCH_COMPARE(br_i64_lt_s, int64_t, <)
-    BRANCH_COMPARE(br_i64_lt_u, uint64_t, <)
-    BRANCH_COMPARE(br_i64_gt_s, int64_t, >)
-    BRANCH_COMPARE(br_i64_gt_u, uint64_t, >)
-    BRANCH_COMPARE(br_i64_le_s, int64_t, <=)
-    BRANCH_COMPARE(br_i64_le_u, uint64_t, <=)
-    BRANCH_COMPARE(br_i64_ge_s, int64_t, >=)
-    BRANCH_COMPARE(br_i64_ge_u, uint64_t, >=)
+    INTEGER_COMPARES(BRANCH_COMPARE)
 #undef BRANCH_COMPARE
 
     /* Back-edges: the target is a loop body, just after its loop_fuel; when
@@ -410,31 +414,12 @@ L_br_if_loop:
 L_br_unless_loop:
     if (!(uint32_t)fp[X]) TAKE_BACK_EDGE((int64_t)pc[1]);
     NEXT(2);
-#define BRANCH_COMPARE_LOOP(name, type, op)                                                        \
-    L_##name##_loop : if ((type)fp[LOW1] op(type) fp[HIGH1]) TAKE_BACK_EDGE((int32_t)X);           \
+#define BRANCH_COMPARE_LOOP(name, type, word, op)                                                  \
+    L_br_##name##_loop : if ((type)fp[LOW1] op(type) fp[HIGH1]) TAKE_BACK_EDGE((int32_t)X);        \
     NEXT(2);
-    BRANCH_COMPARE_LOOP(br_i32_eq, uint32_t, ==)
-    BRANCH_COMPARE_LOOP(br_i32_ne, uint32_t, !=)
-    BRANCH_COMPARE_LOOP(br_i32_lt_s, int32_t, <)
-    BRANCH_COMPARE_LOOP(br_i32_lt_u, uint32_t, <)
-    BRANCH_COMPARE_LOOP(br_i32_gt_s, int32_t, >)
-    BRANCH_COMPARE_LOOP(br_i32_gt_u, uint32_t, >)
-    BRANCH_COMPARE_LOOP(br_i32_le_s, int32_t, <=)
-    BRANCH_COMPARE_LOOP(br_i32_le_u, uint32_t, <=)
-    BRANCH_COMPARE_LOOP(br_i32_ge_s, int32_t, >=)
-    BRANCH_COMPARE_LOOP(br_i32_ge_u, uint32_t, >=)
-    BRANCH_COMPARE_LOOP(br_i64_eq, uint64_t, ==)
-    BRANCH_COMPARE_LOOP(br_i64_ne, uint64_t, !=)
-    BRANCH_COMPARE_LOOP(br_i64_lt_s, int64_t, <)
-    BRANCH_COMPARE_LOOP(br_i64_lt_u, uint64_t, <)
-    BRANCH_COMPARE_LOOP(br_i64_gt_s, int64_t, >)
-    BRANCH_COMPARE_LOOP(br_i64_gt_u, uint64_t, >)
-    BRANCH_COMPARE_LOOP(br_i64_le_s, int64_t, <=)
-    BRANCH_COMPARE_LOOP(br_i64_le_u, uint64_t, <=)
-    BRANCH_COMPARE_LOOP(br_i64_ge_s, int64_t, >=)
-    BRANCH_COMPARE_LOOP(br_i64_ge_u, uint64_t, >=)
+    INTEGER_COMPARES(BRANCH_COMPARE_LOOP)
 #undef BRANCH_COMPARE_LOOP
-#define ADD_BRANCH(type, sum_type, name, op)                                                       \
+#define ADD_BRANCH(name, type, sum_type, op)                                                       \
     L_add_br_##name:                                                                               \
     {                                                                                              \
         sum_type sum = (sum_type)(fp[LOW1] + fp[HIGH1]);                                           \
@@ -452,28 +437,10 @@ L_br_unless_loop:
         if ((type)sum op(type) fp[HIGH2]) TAKE_BACK_EDGE((int32_t)X);                              \
         NEXT(3);                                                                                   \
     }
-    ADD_BRANCH(uint32_t, uint32_t, i32_eq, ==)
-    ADD_BRANCH(uint32_t, uint32_t, i32_ne, !=)
-    ADD_BRANCH(int32_t, uint32_t, i32_lt_s, <)
-    ADD_BRANCH(uint32_t, uint32_t, i32_lt_u, <)
-    ADD_BRANCH(int32_t, uint32_t, i32_gt_s, >)
-    ADD_BRANCH(uint32_t, uint32_t, i32_gt_u, >)
-    ADD_BRANCH(int32_t, uint32_t, i32_le_s, <=)
-    ADD_BRANCH(uint32_t, uint32_t, i32_le_u, <=)
-    ADD_BRANCH(int32_t, uint32_t, i32_ge_s, >=)
-    ADD_BRANCH(uint32_t, uint32_t, i32_ge_u, >=)
-    ADD_BRANCH(uint64_t, uint64_t, i64_eq, ==)
-    ADD_BRANCH(uint64_t, uint64_t, i64_ne, !=)
-    ADD_BRANCH(int64_t, uint64_t, i64_lt_s, <)
-    ADD_BRANCH(uint64_t, uint64_t, i64_lt_u, <)
-    ADD_BRANCH(int64_t, uint64_t, i64_gt_s, >)
-    ADD_BRANCH(uint64_t, uint64_t, i64_gt_u, >)
-    ADD_BRANCH(int64_t, uint64_t, i64_le_s, <=)
-    ADD_BRANCH(uint64_t, uint64_t, i64_le_u, <=)
-    ADD_BRANCH(int64_t, uint64_t, i64_ge_s, >=)
-    ADD_BRANCH(uint64_t, uint64_t, i64_ge_u, >=)
+    INTEGER_COMPARES(ADD_BRANCH)
 #undef ADD_BRANCH
 #undef TAKE_BACK_EDGE
+#undef INTEGER_COMPARES
 
     /* ---- calls ---- */
 L_call_local:

@@ -179,6 +179,10 @@ struct lun_module {
 /* decode.c: the binary format into *module (allocated); no validation of
  * function bodies. LUN_ERR_MALFORMED or LUN_ERR_UNSUPPORTED on failure. */
 lun_status wasm_decode(const uint8_t *bytes, size_t size, lun_module **module, lun_error *error);
+/* decode.c: the value type a type byte at `offset` stands for;
+ * LUN_ERR_UNSUPPORTED for v128, LUN_ERR_MALFORMED for any other byte. Also
+ * for the block types and typed selects of function bodies (validate.c). */
+lun_status wasm_check_value_type(size_t offset, uint8_t byte, lun_valtype *type, lun_error *error);
 /* validate.c: every rule of the spec's validation, function bodies included. */
 lun_status wasm_validate(const lun_module *module, lun_error *error);
 /* scan.c: the syntax of every function body, without types; LUN_ERR_MALFORMED

@@ -284,26 +284,6 @@ static lun_status read_label(validator *state, control_frame **frame)
     return LUN_OK;
 }
 
-static lun_status check_value_type_byte(validator *state, size_t offset, uint8_t byte,
-                                        lun_valtype *type)
-{
-    *type = LUN_I32;
-    switch (byte) {
-    case LUN_I32:
-    case LUN_I64:
-    case LUN_F32:
-    case LUN_F64:
-    case LUN_FUNCREF:
-    case LUN_EXTERNREF: *type = (lun_valtype)byte; return LUN_OK;
-    case LUN_V128:
-        return wasm_reader_fail_at(offset, state->error, LUN_ERR_UNSUPPORTED,
-                                   "value type v128 (SIMD) is not supported");
-    default:
-        return wasm_reader_fail_at(offset, state->error, LUN_ERR_MALFORMED,
-                                   "malformed value type 0x%02x", byte);
-    }
-}
-
 static lun_status read_block_type(validator *state, block_type *type)
 {
     memset(type, 0, sizeof *type);
@@ -317,7 +297,7 @@ static lun_status read_block_type(validator *state, block_type *type)
             return wasm_reader_fail_at(offset, state->error, LUN_ERR_MALFORMED,
                                        "malformed block type");
         lun_valtype result;
-        WASM_TRY(check_value_type_byte(state, offset, (uint8_t)(value & 0x7F), &result));
+        WASM_TRY(wasm_check_value_type(offset, (uint8_t)(value & 0x7F), &result, state->error));
         type->results = single_type(result);
         type->result_count = 1;
         return LUN_OK;
@@ -516,7 +496,7 @@ static lun_status check_select(validator *state, bool typed)
         uint8_t byte;
         lun_valtype type;
         WASM_TRY(wasm_read_u8(&state->reader, &byte, state->error));
-        WASM_TRY(check_value_type_byte(state, offset, byte, &type));
+        WASM_TRY(wasm_check_value_type(offset, byte, &type, state->error));
         expected = (uint8_t)type;
     }
     WASM_TRY(pop_expect(state, LUN_I32, NULL));

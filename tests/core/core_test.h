@@ -19,12 +19,7 @@
 #include <cmocka.h>
 
 #include "lunatic/core.h"
-
-#ifdef LUN_SANITIZED
-#define TEST_SCALE(full, sanitized) (sanitized)
-#else
-#define TEST_SCALE(full, sanitized) (full)
-#endif
+#include "process_test.h"
 
 typedef struct fixture {
     lun_runtime *runtime;
@@ -60,28 +55,10 @@ static inline int teardown_fixture(void **state)
     return 0;
 }
 
-static inline void sleep_ms(long milliseconds)
-{
-    struct timespec pause = {.tv_sec = milliseconds / 1000,
-                             .tv_nsec = (milliseconds % 1000) * 1000000L};
-    nanosleep(&pause, NULL);
-}
-
-static inline uint64_t now_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-}
-
 /* Polls an atomic counter until it reaches `value` (fails after 10 s). */
 static inline void wait_for_count(_Atomic int *counter, int value)
 {
-    uint64_t deadline = now_ms() + 10000;
-    while (atomic_load(counter) < value) {
-        assert_true(now_ms() < deadline);
-        sleep_ms(1);
-    }
+    wait_for_count_within(counter, value, 10000);
 }
 
 /* Polls a metrics counter until it grew by `delta` since `base`. */
@@ -89,6 +66,16 @@ static inline void wait_for_metric(const char *name, uint64_t base, uint64_t del
 {
     uint64_t deadline = now_ms() + 10000;
     while (lun_metrics_counter(name) < base + delta) {
+        assert_true(now_ms() < deadline);
+        sleep_ms(1);
+    }
+}
+
+/* Polls a metrics gauge until it reads `value`. */
+static inline void wait_for_gauge(const char *name, int64_t value)
+{
+    uint64_t deadline = now_ms() + 10000;
+    while (lun_metrics_gauge(name) != value) {
         assert_true(now_ms() < deadline);
         sleep_ms(1);
     }
@@ -119,9 +106,7 @@ static inline void send_to(lun_process *target, lun_message *message)
 
 static inline lun_process_result join(lun_process *process)
 {
-    lun_process_result result;
-    assert_int_equal(lun_process_join(process, 120000, &result, NULL), LUN_OK);
-    return result;
+    return join_within(process, 120000);
 }
 
 /* ---- a scripted process ---------------------------------------------------- */

@@ -19,13 +19,8 @@
 #include <cmocka.h>
 
 #include "lunatic/core.h"
+#include "process_test.h"
 #include "lunatic/net.h"
-
-#ifdef LUN_SANITIZED
-#define TEST_SCALE(full, sanitized) (sanitized)
-#else
-#define TEST_SCALE(full, sanitized) (full)
-#endif
 
 typedef struct fixture {
     lun_runtime *runtime;
@@ -57,34 +52,15 @@ static inline int fixture_teardown(void **state)
     return 0;
 }
 
-static inline void sleep_ms(long milliseconds)
-{
-    struct timespec pause = {.tv_sec = milliseconds / 1000,
-                             .tv_nsec = (milliseconds % 1000) * 1000000L};
-    nanosleep(&pause, NULL);
-}
-
-static inline uint64_t now_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-}
-
+/* Polls an atomic counter until it reaches `value` (fails after 20 s). */
 static inline void wait_for_count(_Atomic int *counter, int value)
 {
-    uint64_t deadline = now_ms() + 20000;
-    while (atomic_load(counter) < value) {
-        assert_true(now_ms() < deadline);
-        sleep_ms(1);
-    }
+    wait_for_count_within(counter, value, 20000);
 }
 
 static inline lun_process_result join(lun_process *process)
 {
-    lun_process_result result;
-    assert_int_equal(lun_process_join(process, 60000, &result, NULL), LUN_OK);
-    return result;
+    return join_within(process, 60000);
 }
 
 static inline lun_net_address loopback(int family, uint16_t port)

@@ -13,58 +13,8 @@
 #include <cmocka.h>
 
 #include "module.h"
+#include "module_builder.h"
 #include "reader.h"
-
-/* ---- a tiny module builder ------------------------------------------------ */
-
-typedef struct buffer {
-    uint8_t *data;
-    size_t size;
-    size_t capacity;
-} buffer;
-
-static void put(buffer *target, const void *bytes, size_t size)
-{
-    if (target->size + size > target->capacity) {
-        size_t capacity = target->capacity < 256 ? 256 : target->capacity;
-        while (capacity < target->size + size)
-            capacity *= 2;
-        target->data = realloc(target->data, capacity);
-        assert_non_null(target->data);
-        target->capacity = capacity;
-    }
-    if (size > 0) memcpy(target->data + target->size, bytes, size);
-    target->size += size;
-}
-
-static void put_byte(buffer *target, uint8_t byte)
-{
-    put(target, &byte, 1);
-}
-
-static void put_u32(buffer *target, uint32_t value)
-{
-    do {
-        uint8_t byte = value & 0x7F;
-        value >>= 7;
-        put_byte(target, value != 0 ? byte | 0x80 : byte);
-    } while (value != 0);
-}
-
-static void put_header(buffer *module)
-{
-    put(module, "\0asm\1\0\0\0", 8);
-}
-
-static void put_section(buffer *module, uint8_t id, const void *content, size_t size)
-{
-    put_byte(module, id);
-    put_u32(module, (uint32_t)size);
-    put(module, content, size);
-}
-
-#define BYTES(...)               (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})
-#define SECTION(module, id, ...) put_section(module, id, BYTES(__VA_ARGS__))
 
 static lun_status decode(const buffer *module, lun_module **decoded, lun_error *error)
 {
@@ -85,6 +35,17 @@ static void expect_failure(const buffer *module, lun_status code, const char *te
     assert_int_equal(error.code, code);
     assert_non_null(strstr(error.message, text));
     assert_null(decoded);
+}
+
+/* Decodes a module of the header and one section that must fail like
+ * expect_failure; the buffer is reused. */
+static void expect_section_failure(buffer *module, uint8_t id, const uint8_t *content, size_t size,
+                                   lun_status code, const char *text)
+{
+    module->size = 0;
+    put_header(module);
+    put_section(module, id, content, size);
+    expect_failure(module, code, text);
 }
 
 static lun_module *expect_success(const buffer *module)
@@ -236,9 +197,7 @@ static void test_header_errors(void **unused)
 static void test_section_framing_errors(void **unused)
 {
     buffer module = {0};
-    put_header(&module);
-    SECTION(&module, 13, 0x00);
-    expect_failure(&module, LUN_ERR_MALFORMED, "malformed section id");
+    expect_section_failure(&module, 13, BYTES(0x00), LUN_ERR_MALFORMED, "malformed section id");
 
     module.size = 0;
     put_header(&module);
@@ -253,10 +212,8 @@ static void test_section_framing_errors(void **unused)
     expect_failure(&module, LUN_ERR_MALFORMED, "unexpected content after last section");
 
     /* Section content shorter than its declared size. */
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 1, 0x00, 0x00);
-    expect_failure(&module, LUN_ERR_MALFORMED, "section size mismatch");
+    expect_section_failure(&module, 1, BYTES(0x00, 0x00), LUN_ERR_MALFORMED,
+                           "section size mismatch");
 
     /* Declared size past the end of the file. */
     module.size = 0;
@@ -305,20 +262,14 @@ static void test_type_section(void **unused)
     assert_int_equal(type->types[3], LUN_EXTERNREF);
     wasm_module_destroy(decoded);
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 1, 0x01, 0x60, 0x01, 0x7B, 0x00);
-    expect_failure(&module, LUN_ERR_UNSUPPORTED, "v128");
+    expect_section_failure(&module, 1, BYTES(0x01, 0x60, 0x01, 0x7B, 0x00), LUN_ERR_UNSUPPORTED,
+                           "v128");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 1, 0x01, 0x60, 0x01, 0x7A, 0x00);
-    expect_failure(&module, LUN_ERR_MALFORMED, "malformed value type");
+    expect_section_failure(&module, 1, BYTES(0x01, 0x60, 0x01, 0x7A, 0x00), LUN_ERR_MALFORMED,
+                           "malformed value type");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 1, 0x01, 0x61, 0x00, 0x00);
-    expect_failure(&module, LUN_ERR_MALFORMED, "function type");
+    expect_section_failure(&module, 1, BYTES(0x01, 0x61, 0x00, 0x00), LUN_ERR_MALFORMED,
+                           "function type");
     free(module.data);
 }
 
@@ -367,39 +318,29 @@ static void test_import_section(void **unused)
 static void test_import_errors(void **unused)
 {
     buffer module = {0};
-    put_header(&module);
-    SECTION(&module, 2, 0x01, 0x01, 'm', 0x01, 'f', 0x04, 0x00);
-    expect_failure(&module, LUN_ERR_MALFORMED, "malformed import kind");
+    expect_section_failure(&module, 2, BYTES(0x01, 0x01, 'm', 0x01, 'f', 0x04, 0x00),
+                           LUN_ERR_MALFORMED, "malformed import kind");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 2, 0x01, 0x01, 0xFF, 0x01, 'f', 0x00, 0x00); /* 0xFF is never UTF-8 */
-    expect_failure(&module, LUN_ERR_MALFORMED, "malformed UTF-8 encoding");
+    expect_section_failure(&module, 2,
+                           BYTES(0x01, 0x01, 0xFF, 0x01, 'f', 0x00, 0x00), /* 0xFF is never UTF-8 */
+                           LUN_ERR_MALFORMED, "malformed UTF-8 encoding");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 2, 0x01, 0x02, 0xED, 0xA0, 0x01, 'f', 0x00, 0x00); /* truncated */
-    expect_failure(&module, LUN_ERR_MALFORMED, "malformed UTF-8 encoding");
+    expect_section_failure(&module, 2,
+                           BYTES(0x01, 0x02, 0xED, 0xA0, 0x01, 'f', 0x00, 0x00), /* truncated */
+                           LUN_ERR_MALFORMED, "malformed UTF-8 encoding");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 2, 0x01, 0x03, 0xED, 0xA0, 0x80, 0x01, 'f', 0x00, 0x00); /* surrogate */
-    expect_failure(&module, LUN_ERR_MALFORMED, "malformed UTF-8 encoding");
+    expect_section_failure(
+        &module, 2, BYTES(0x01, 0x03, 0xED, 0xA0, 0x80, 0x01, 'f', 0x00, 0x00), /* surrogate */
+        LUN_ERR_MALFORMED, "malformed UTF-8 encoding");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 2, 0x01, 0x01, 'm', 0x01, 'g', 0x03, 0x7F, 0x02);
-    expect_failure(&module, LUN_ERR_MALFORMED, "malformed mutability");
+    expect_section_failure(&module, 2, BYTES(0x01, 0x01, 'm', 0x01, 'g', 0x03, 0x7F, 0x02),
+                           LUN_ERR_MALFORMED, "malformed mutability");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 2, 0x01, 0x01, 'm', 0x01, 't', 0x01, 0x7F, 0x00, 0x01);
-    expect_failure(&module, LUN_ERR_MALFORMED, "malformed reference type");
+    expect_section_failure(&module, 2, BYTES(0x01, 0x01, 'm', 0x01, 't', 0x01, 0x7F, 0x00, 0x01),
+                           LUN_ERR_MALFORMED, "malformed reference type");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 2, 0x01, 0x01, 'm', 0x08, 'f', 0x00, 0x00);
-    expect_failure(&module, LUN_ERR_MALFORMED, "length out of bounds");
+    expect_section_failure(&module, 2, BYTES(0x01, 0x01, 'm', 0x08, 'f', 0x00, 0x00),
+                           LUN_ERR_MALFORMED, "length out of bounds");
     free(module.data);
 }
 
@@ -557,30 +498,19 @@ static void test_tables_memories_globals(void **unused)
     assert_int_equal(decoded->globals[3].init.value.type, LUN_EXTERNREF);
     wasm_module_destroy(decoded);
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 5, 0x01, 0x02, 0x01);
-    expect_failure(&module, LUN_ERR_MALFORMED, "limits");
+    expect_section_failure(&module, 5, BYTES(0x01, 0x02, 0x01), LUN_ERR_MALFORMED, "limits");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 6, 0x01, 0x7F, 0x00, 0x41, 0x00, 0x41, 0x00, 0x0B);
-    expect_failure(&module, LUN_ERR_INVALID, "type mismatch");
+    expect_section_failure(&module, 6, BYTES(0x01, 0x7F, 0x00, 0x41, 0x00, 0x41, 0x00, 0x0B),
+                           LUN_ERR_INVALID, "type mismatch");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 6, 0x01, 0x7F, 0x00, 0x41, 0x00, 0x41, 0x00, 0x6A, 0x0B);
-    expect_failure(&module, LUN_ERR_INVALID, "constant expression required");
+    expect_section_failure(&module, 6, BYTES(0x01, 0x7F, 0x00, 0x41, 0x00, 0x41, 0x00, 0x6A, 0x0B),
+                           LUN_ERR_INVALID, "constant expression required");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 6, 0x01, 0x7F, 0x00, 0x0B);
-    expect_failure(&module, LUN_ERR_INVALID, "type mismatch");
+    expect_section_failure(&module, 6, BYTES(0x01, 0x7F, 0x00, 0x0B), LUN_ERR_INVALID,
+                           "type mismatch");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 6, 0x01, 0x7F, 0x00, 0x41, 0x00);
-    expect_failure(&module, LUN_ERR_MALFORMED, "unexpected end");
+    expect_section_failure(&module, 6, BYTES(0x01, 0x7F, 0x00, 0x41, 0x00), LUN_ERR_MALFORMED,
+                           "unexpected end");
     free(module.data);
 }
 
@@ -623,10 +553,8 @@ static void test_exports_and_start(void **unused)
     assert_false(decoded->declared_function_refs[0] & 1);
     wasm_module_destroy(decoded);
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 7, 0x02, 0x01, 'a', 0x00, 0x00, 0x01, 'a', 0x03, 0x00);
-    expect_failure(&module, LUN_ERR_INVALID, "duplicate export name");
+    expect_section_failure(&module, 7, BYTES(0x02, 0x01, 'a', 0x00, 0x00, 0x01, 'a', 0x03, 0x00),
+                           LUN_ERR_INVALID, "duplicate export name");
 
     /* Names are compared as bytes, NUL characters included. */
     module.size = 0;
@@ -635,10 +563,8 @@ static void test_exports_and_start(void **unused)
     lun_module *with_nul = expect_success(&module);
     wasm_module_destroy(with_nul);
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 7, 0x01, 0x01, 'a', 0x04, 0x00);
-    expect_failure(&module, LUN_ERR_MALFORMED, "malformed export kind");
+    expect_section_failure(&module, 7, BYTES(0x01, 0x01, 'a', 0x04, 0x00), LUN_ERR_MALFORMED,
+                           "malformed export kind");
     free(module.data);
 }
 
@@ -675,15 +601,11 @@ static void test_element_segments(void **unused)
     assert_int_equal(decoded->declared_function_refs[0] & 7, 7);
     wasm_module_destroy(decoded);
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 9, 0x01, 0x08, 0x00);
-    expect_failure(&module, LUN_ERR_MALFORMED, "malformed elements segment kind");
+    expect_section_failure(&module, 9, BYTES(0x01, 0x08, 0x00), LUN_ERR_MALFORMED,
+                           "malformed elements segment kind");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 9, 0x01, 0x01, 0x01, 0x00);
-    expect_failure(&module, LUN_ERR_MALFORMED, "malformed element kind");
+    expect_section_failure(&module, 9, BYTES(0x01, 0x01, 0x01, 0x00), LUN_ERR_MALFORMED,
+                           "malformed element kind");
     free(module.data);
 }
 
@@ -719,21 +641,14 @@ static void test_data_segments(void **unused)
     expect_failure(&module, LUN_ERR_MALFORMED,
                    "data count and data section have inconsistent lengths");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 12, 0x01);
-    expect_failure(&module, LUN_ERR_MALFORMED,
-                   "data count and data section have inconsistent lengths");
+    expect_section_failure(&module, 12, BYTES(0x01), LUN_ERR_MALFORMED,
+                           "data count and data section have inconsistent lengths");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 11, 0x01, 0x01, 0x05, 'a');
-    expect_failure(&module, LUN_ERR_MALFORMED, "unexpected end");
+    expect_section_failure(&module, 11, BYTES(0x01, 0x01, 0x05, 'a'), LUN_ERR_MALFORMED,
+                           "unexpected end");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 11, 0x01, 0x03, 0x00);
-    expect_failure(&module, LUN_ERR_MALFORMED, "malformed data segment kind");
+    expect_section_failure(&module, 11, BYTES(0x01, 0x03, 0x00), LUN_ERR_MALFORMED,
+                           "malformed data segment kind");
     free(module.data);
 }
 
@@ -769,15 +684,10 @@ static void test_custom_and_name_sections(void **unused)
     wasm_module_destroy(decoded);
 
     /* The custom section's own name must be valid UTF-8. */
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 0, 0x02, 0xC0, 0x80);
-    expect_failure(&module, LUN_ERR_MALFORMED, "malformed UTF-8 encoding");
+    expect_section_failure(&module, 0, BYTES(0x02, 0xC0, 0x80), LUN_ERR_MALFORMED,
+                           "malformed UTF-8 encoding");
 
-    module.size = 0;
-    put_header(&module);
-    SECTION(&module, 0, 0x05, 'a');
-    expect_failure(&module, LUN_ERR_MALFORMED, "length out of bounds");
+    expect_section_failure(&module, 0, BYTES(0x05, 'a'), LUN_ERR_MALFORMED, "length out of bounds");
     free(module.data);
 }
 

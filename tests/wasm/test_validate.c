@@ -16,53 +16,8 @@
 #include <cmocka.h>
 
 #include "module.h"
+#include "module_builder.h"
 #include "reader.h"
-
-/* ---- a tiny module builder ------------------------------------------------ */
-
-typedef struct buffer {
-    uint8_t *data;
-    size_t size;
-    size_t capacity;
-} buffer;
-
-static void put(buffer *target, const void *bytes, size_t size)
-{
-    if (target->size + size > target->capacity) {
-        size_t capacity = target->capacity < 256 ? 256 : target->capacity;
-        while (capacity < target->size + size)
-            capacity *= 2;
-        target->data = realloc(target->data, capacity);
-        assert_non_null(target->data);
-        target->capacity = capacity;
-    }
-    if (size > 0) memcpy(target->data + target->size, bytes, size);
-    target->size += size;
-}
-
-static void put_byte(buffer *target, uint8_t byte)
-{
-    put(target, &byte, 1);
-}
-
-static void put_u32(buffer *target, uint32_t value)
-{
-    do {
-        uint8_t byte = value & 0x7F;
-        value >>= 7;
-        put_byte(target, value != 0 ? byte | 0x80 : byte);
-    } while (value != 0);
-}
-
-static void put_section(buffer *module, uint8_t id, const void *content, size_t size)
-{
-    put_byte(module, id);
-    put_u32(module, (uint32_t)size);
-    put(module, content, size);
-}
-
-#define BYTES(...)               (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})
-#define SECTION(module, id, ...) put_section(module, id, BYTES(__VA_ARGS__))
 
 /* The context every test function sees:
  *   types   0 [] -> [], 1 [i32] -> [i32], 2 [] -> [i32], 3 [i32 i32] -> [i32],
@@ -83,7 +38,7 @@ typedef struct test_context {
 static void build_module(buffer *module, const test_context *context, const uint8_t *body,
                          size_t body_size)
 {
-    put(module, "\0asm\1\0\0\0", 8);
+    put_header(module);
     SECTION(module, 1, 0x06, 0x60, 0x00, 0x00, 0x60, 0x01, 0x7F, 0x01, 0x7F, 0x60, 0x00, 0x01, 0x7F,
             0x60, 0x02, 0x7F, 0x7F, 0x01, 0x7F, 0x60, 0x00, 0x02, 0x7F, 0x7E, 0x60, 0x01, 0x7E,
             0x00);
@@ -355,7 +310,7 @@ static void test_malformed_outranks_invalid(void **unused)
 static void expect_module(lun_status code, const char *text, const uint8_t *sections, size_t size)
 {
     buffer module = {0};
-    put(&module, "\0asm\1\0\0\0", 8);
+    put_header(&module);
     put(&module, sections, size);
     lun_error error;
     lun_error_clear(&error);
@@ -459,7 +414,7 @@ static void test_data_segments(void **unused)
 static void test_error_messages(void **unused)
 {
     buffer module = {0};
-    put(&module, "\0asm\1\0\0\0", 8);
+    put_header(&module);
     SECTION(&module, 1, 0x01, 0x60, 0x00, 0x00);
     SECTION(&module, 3, 0x01, 0x00);
     SECTION(&module, 10, 0x01, 0x04, 0x00, 0x41, 0x00, 0x0B); /* leaves an i32 behind */
@@ -528,7 +483,7 @@ static void test_many_functions(void **unused)
 {
     enum { COUNT = 10000 };
     buffer module = {0}, functions = {0}, code = {0};
-    put(&module, "\0asm\1\0\0\0", 8);
+    put_header(&module);
     SECTION(&module, 1, 0x01, 0x60, 0x01, 0x7F, 0x01, 0x7F);
     put_u32(&functions, COUNT);
     put_u32(&code, COUNT);
