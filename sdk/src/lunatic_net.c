@@ -102,43 +102,50 @@ int lun_resolve(const char *name, int64_t timeout_ms, lun_address *addresses, si
     return LUN_NET_OK;
 }
 
+/* The ends of the calls that return an id or an address. */
+static int id_result(int32_t code, uint64_t id, int64_t *out)
+{
+    if (code != 0) return failed(code, id);
+    *out = (int64_t)id;
+    return LUN_NET_OK;
+}
+
+static int address_result(int32_t code, uint64_t id, lun_address *out)
+{
+    if (code != 0) return failed(code, id);
+    take_address(id, out);
+    return LUN_NET_OK;
+}
+
 /* ---- TCP -------------------------------------------------------------------------- */
 
 int lun_tcp_bind(const lun_address *address, int64_t *listener)
 {
     uint64_t id;
     int32_t code = lun_sys_tcp_bind(ADDR_ARGS(address), &id);
-    if (code != 0) return failed(code, id);
-    *listener = (int64_t)id;
-    return LUN_NET_OK;
+    return id_result(code, id, listener);
 }
 
 int lun_tcp_local_address(int64_t listener, lun_address *out)
 {
     uint64_t id;
     int32_t code = lun_sys_tcp_local_addr((uint64_t)listener, &id);
-    if (code != 0) return failed(code, id);
-    take_address(id, out);
-    return LUN_NET_OK;
+    return address_result(code, id, out);
 }
 
 int lun_tcp_accept(int64_t listener, int64_t *stream, lun_address *peer)
 {
     uint64_t id, peer_id;
     int32_t code = lun_sys_tcp_accept((uint64_t)listener, &id, &peer_id);
-    if (code != 0) return failed(code, id);
-    take_address(peer_id, peer);
-    *stream = (int64_t)id;
-    return LUN_NET_OK;
+    if (code == 0) take_address(peer_id, peer);
+    return id_result(code, id, stream);
 }
 
 int lun_tcp_connect(const lun_address *address, int64_t timeout_ms, int64_t *stream)
 {
     uint64_t id;
     int32_t code = lun_sys_tcp_connect(ADDR_ARGS(address), (uint64_t)timeout_ms, &id);
-    if (code != 0) return failed(code, id);
-    *stream = (int64_t)id;
-    return LUN_NET_OK;
+    return id_result(code, id, stream);
 }
 
 static int count_result(int32_t code, uint64_t value, size_t *count)
@@ -237,18 +244,14 @@ int lun_udp_bind(const lun_address *address, int64_t *socket)
 {
     uint64_t id;
     int32_t code = lun_sys_udp_bind(ADDR_ARGS(address), &id);
-    if (code != 0) return failed(code, id);
-    *socket = (int64_t)id;
-    return LUN_NET_OK;
+    return id_result(code, id, socket);
 }
 
 int lun_udp_local_address(int64_t socket, lun_address *out)
 {
     uint64_t id;
     int32_t code = lun_sys_udp_local_addr((uint64_t)socket, &id);
-    if (code != 0) return failed(code, id);
-    take_address(id, out);
-    return LUN_NET_OK;
+    return address_result(code, id, out);
 }
 
 int lun_udp_connect(int64_t socket, const lun_address *address)
@@ -287,10 +290,8 @@ int lun_udp_receive_from(int64_t socket, void *buffer, size_t capacity, size_t *
     uint64_t value, from_id;
     int32_t code =
         lun_sys_udp_receive_from((uint64_t)socket, buffer, (uint32_t)capacity, &value, &from_id);
-    if (code != 0) return failed(code, value);
-    take_address(from_id, from);
-    *count = (size_t)value;
-    return LUN_NET_OK;
+    if (code == 0) take_address(from_id, from);
+    return count_result(code, value, count);
 }
 
 /* ---- TLS -------------------------------------------------------------------------- */
@@ -301,28 +302,22 @@ int lun_tls_bind(const lun_address *address, const void *certificate, size_t cer
     uint64_t id;
     int32_t code = lun_sys_tls_bind(ADDR_ARGS(address), &id, certificate,
                                     (uint32_t)certificate_length, key, (uint32_t)key_length);
-    if (code != 0) return failed(code, id);
-    *listener = (int64_t)id;
-    return LUN_NET_OK;
+    return id_result(code, id, listener);
 }
 
 int lun_tls_local_address(int64_t listener, lun_address *out)
 {
     uint64_t id;
     int32_t code = lun_sys_tls_local_addr((uint64_t)listener, &id);
-    if (code != 0) return failed(code, id);
-    take_address(id, out);
-    return LUN_NET_OK;
+    return address_result(code, id, out);
 }
 
 int lun_tls_accept(int64_t listener, int64_t *stream, lun_address *peer)
 {
     uint64_t id, peer_id;
     int32_t code = lun_sys_tls_accept((uint64_t)listener, &id, &peer_id);
-    if (code != 0) return failed(code, id);
-    take_address(peer_id, peer);
-    *stream = (int64_t)id;
-    return LUN_NET_OK;
+    if (code == 0) take_address(peer_id, peer);
+    return id_result(code, id, stream);
 }
 
 enum { MAX_ROOTS = 16 };
@@ -340,9 +335,7 @@ int lun_tls_connect(const char *host, uint16_t port, int64_t timeout_ms,
     uint64_t id;
     int32_t code = lun_sys_tls_connect(host, (uint32_t)strlen(host), port, (uint64_t)timeout_ms,
                                        &id, pairs, (uint32_t)root_count);
-    if (code != 0) return failed(code, id);
-    *stream = (int64_t)id;
-    return LUN_NET_OK;
+    return id_result(code, id, stream);
 }
 
 int lun_tls_read(int64_t stream, void *buffer, size_t capacity, size_t *count)

@@ -195,6 +195,10 @@ lun_host_result api_take_tls_stream(lun_host_call *call);
 lun_host_result api_push_udp_socket(lun_host_call *call);
 lun_host_result api_take_udp_socket(lun_host_call *call);
 
+/* The caller's scratch message when it is a data message, or NULL after
+ * setting the trap message (prefixed with what) (message.c). */
+lun_message *api_scratch_data(lun_host_call *call, api_process *process, const char *what);
+
 /* Stores a copy of message as an error resource; false when out of memory. */
 bool api_error_add(api_process *process, const char *message, uint64_t *id);
 

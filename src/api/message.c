@@ -18,7 +18,7 @@ static void destroy_module(void *resource)
 
 static const lun_resource_type module_resource = {"module", destroy_module};
 
-static lun_message *scratch_data(lun_host_call *call, api_process *process, const char *what)
+lun_message *api_scratch_data(lun_host_call *call, api_process *process, const char *what)
 {
     if (process->scratch == NULL) {
         api_trap(call, "%s: no message in the scratch area", what);
@@ -46,7 +46,7 @@ static lun_host_result create_data(lun_host_call *call)
 static lun_host_result write_data(lun_host_call *call)
 {
     API_PROCESS(call, process);
-    lun_message *message = scratch_data(call, process, "write_data");
+    lun_message *message = api_scratch_data(call, process, "write_data");
     if (message == NULL) return LUN_HOST_TRAP;
     uint32_t length = api_arg_u32(call, 1);
     const uint8_t *bytes = api_guest_bytes(call, api_arg_u32(call, 0), length);
@@ -60,7 +60,7 @@ static lun_host_result write_data(lun_host_call *call)
 static lun_host_result read_data(lun_host_call *call)
 {
     API_PROCESS(call, process);
-    lun_message *message = scratch_data(call, process, "read_data");
+    lun_message *message = api_scratch_data(call, process, "read_data");
     if (message == NULL) return LUN_HOST_TRAP;
     uint32_t length = api_arg_u32(call, 1);
     uint8_t *bytes = api_guest_bytes(call, api_arg_u32(call, 0), length);
@@ -75,7 +75,7 @@ static lun_host_result read_data(lun_host_call *call)
 static lun_host_result seek_data(lun_host_call *call)
 {
     API_PROCESS(call, process);
-    lun_message *message = scratch_data(call, process, "seek_data");
+    lun_message *message = api_scratch_data(call, process, "seek_data");
     if (message == NULL) return LUN_HOST_TRAP;
     uint64_t position = api_arg_u64(call, 0);
     if (position > SIZE_MAX) position = SIZE_MAX;
@@ -101,7 +101,7 @@ static lun_host_result get_process_id(lun_host_call *call)
 static lun_host_result data_size(lun_host_call *call)
 {
     API_PROCESS(call, process);
-    lun_message *message = scratch_data(call, process, "data_size");
+    lun_message *message = api_scratch_data(call, process, "data_size");
     if (message == NULL) return LUN_HOST_TRAP;
     return api_return_i64(call, (int64_t)lun_message_size(message));
 }
@@ -109,7 +109,7 @@ static lun_host_result data_size(lun_host_call *call)
 static lun_host_result push_module(lun_host_call *call)
 {
     API_PROCESS(call, process);
-    lun_message *message = scratch_data(call, process, "push_module");
+    lun_message *message = api_scratch_data(call, process, "push_module");
     if (message == NULL) return LUN_HOST_TRAP;
     api_value value;
     if (process->modules == NULL || !api_table_get(process->modules, api_arg_u64(call, 0), &value))
@@ -127,7 +127,7 @@ static lun_host_result push_module(lun_host_call *call)
 static lun_host_result take_module(lun_host_call *call)
 {
     API_PROCESS(call, process);
-    lun_message *message = scratch_data(call, process, "take_module");
+    lun_message *message = api_scratch_data(call, process, "take_module");
     if (message == NULL) return LUN_HOST_TRAP;
     api_table *table = api_process_table(process, &process->modules, api_destroy_module);
     if (table == NULL) return api_trap(call, "out of memory");

@@ -3,7 +3,8 @@
  * import list, each process's socket tables and pending calls, guest
  * addresses, error ids, and moving sockets in and out of messages (§6).
  * The calls themselves are in networking_dns.c, networking_tcp.c,
- * networking_udp.c and networking_tls.c, thin wrappers over src/net.
+ * networking_udp.c and networking_tls.c, thin wrappers over src/net; the
+ * read, write and flush calls that TCP and TLS streams share are here.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,23 @@ bool net_add_address(lun_host_call *call, api_net_state *state, const lun_net_ad
     return net_add(call, &state->iterators, iterator, pointer);
 }
 
+void *net_resource(lun_host_call *call, api_process *process, size_t table_offset, const char *what)
+{
+    api_net_state *state = net_state(call, process);
+    if (state == NULL) return NULL;
+    return net_lookup(call, net_table(state, table_offset), what, api_arg_u64(call, 0));
+}
+
+lun_host_result net_return_id(lun_host_call *call, api_table *table, void *resource)
+{
+    uint64_t id;
+    if (!api_table_add(table, (api_value){.pointer = resource}, &id)) {
+        table->destroy(resource);
+        return api_trap(call, "out of memory");
+    }
+    return api_return_i64(call, (int64_t)id);
+}
+
 lun_host_result net_fail(lun_host_call *call, api_process *process, lun_status status,
                          const lun_error *error, uint32_t pointer)
 {
@@ -168,8 +186,60 @@ lun_host_result net_fail(lun_host_call *call, api_process *process, lun_status s
     return api_return_i32(call, NET_ERROR);
 }
 
-bool net_read_iovecs(lun_host_call *call, uint32_t pointer, uint32_t count, struct iovec *buffers,
-                     size_t capacity, size_t *used)
+lun_host_result net_finish_count(lun_host_call *call, api_process *process, lun_status status,
+                                 const lun_error *error, uint32_t pointer, uint64_t count)
+{
+    if (status != LUN_OK) return net_fail(call, process, status, error, pointer);
+    api_guest_write_u64(call, pointer, count);
+    return api_return_i32(call, NET_OK);
+}
+
+lun_host_result net_finish_add(lun_host_call *call, api_process *process, lun_status status,
+                               const lun_error *error, api_table *table, void *resource,
+                               uint32_t pointer)
+{
+    if (status != LUN_OK) return net_fail(call, process, status, error, pointer);
+    if (!net_add(call, table, resource, pointer)) return LUN_HOST_TRAP;
+    return api_return_i32(call, NET_OK);
+}
+
+lun_host_result net_finish_address(lun_host_call *call, api_process *process, lun_status status,
+                                   const lun_error *error, const lun_net_address *address,
+                                   uint32_t pointer)
+{
+    if (status != LUN_OK) return net_fail(call, process, status, error, pointer);
+    if (!net_add_address(call, process->net, address, pointer)) return LUN_HOST_TRAP;
+    return api_return_i32(call, NET_OK);
+}
+
+lun_host_result net_finish_accept(lun_host_call *call, api_process *process, lun_status status,
+                                  const lun_error *error, api_table *table, void *stream,
+                                  const lun_net_address *peer, uint32_t id_pointer,
+                                  uint32_t peer_pointer)
+{
+    if (status != LUN_OK) {
+        lun_host_result result = net_fail(call, process, status, error, id_pointer);
+        if (result == LUN_HOST_RETURN) api_guest_write_u64(call, peer_pointer, 0);
+        return result;
+    }
+    if (!net_add(call, table, stream, id_pointer) ||
+        !net_add_address(call, process->net, peer, peer_pointer))
+        return LUN_HOST_TRAP;
+    return api_return_i32(call, NET_OK);
+}
+
+bool net_read_buffer_args(lun_host_call *call, net_buffer_args *out)
+{
+    out->length = api_arg_u32(call, 2);
+    out->count_pointer = api_arg_u32(call, 3);
+    out->buffer = api_guest_bytes(call, api_arg_u32(call, 1), out->length);
+    return out->buffer != NULL && api_guest_bytes(call, out->count_pointer, 8) != NULL;
+}
+
+/* Gathers the guest's iovec pairs (u32 pointer, u32 length) into buffers
+ * (at most capacity of them); false after setting the trap message. */
+static bool read_iovecs(lun_host_call *call, uint32_t pointer, uint32_t count,
+                        struct iovec *buffers, size_t capacity, size_t *used)
 {
     const uint8_t *pairs = api_guest_bytes(call, pointer, (uint64_t)count * 8);
     if (pairs == NULL) return false;
@@ -190,31 +260,65 @@ bool net_read_iovecs(lun_host_call *call, uint32_t pointer, uint32_t count, stru
     return true;
 }
 
-/* ---- sockets in messages ------------------------------------------------------ */
+/* ---- TCP and TLS streams ------------------------------------------------------ */
 
-static lun_message *scratch_data(lun_host_call *call, api_process *process, const char *what)
+enum { MAX_IOVECS = 64 };
+
+lun_host_result net_stream_read(lun_host_call *call, const net_stream_calls *calls,
+                                net_read_fn read)
 {
-    if (process->scratch == NULL) {
-        api_trap(call, "%s: no message in the scratch area", what);
-        return NULL;
-    }
-    if (lun_message_get_kind(process->scratch) != LUN_MESSAGE_DATA) {
-        api_trap(call, "%s: the scratch message is not a data message", what);
-        return NULL;
-    }
-    return process->scratch;
+    API_PROCESS(call, process);
+    void *stream = net_resource(call, process, calls->table, calls->what);
+    net_buffer_args args;
+    if (stream == NULL || !net_read_buffer_args(call, &args)) return LUN_HOST_TRAP;
+    size_t count = 0;
+    lun_error error = {0};
+    lun_status status = read(process->self, stream, args.buffer, args.length, &count, &error);
+    return net_finish_count(call, process, status, &error, args.count_pointer, count);
 }
+
+lun_host_result net_stream_write_vectored(lun_host_call *call, const net_stream_calls *calls)
+{
+    API_PROCESS(call, process);
+    void *stream = net_resource(call, process, calls->table, calls->what);
+    if (stream == NULL) return LUN_HOST_TRAP;
+    uint32_t count_pointer = api_arg_u32(call, 3);
+    struct iovec buffers[MAX_IOVECS];
+    size_t used;
+    if (!read_iovecs(call, api_arg_u32(call, 1), api_arg_u32(call, 2), buffers, MAX_IOVECS,
+                     &used) ||
+        api_guest_bytes(call, count_pointer, 8) == NULL)
+        return LUN_HOST_TRAP;
+    size_t count = 0;
+    lun_error error = {0};
+    lun_status status = calls->write_vectored(process->self, stream, buffers, used, &count, &error);
+    return net_finish_count(call, process, status, &error, count_pointer, count);
+}
+
+lun_host_result net_stream_flush(lun_host_call *call, const net_stream_calls *calls)
+{
+    API_PROCESS(call, process);
+    void *stream = net_resource(call, process, calls->table, calls->what);
+    if (stream == NULL) return LUN_HOST_TRAP;
+    uint32_t error_pointer = api_arg_u32(call, 1);
+    if (api_guest_bytes(call, error_pointer, 8) == NULL) return LUN_HOST_TRAP;
+    lun_error error = {0};
+    lun_status status = calls->flush(process->self, stream, &error);
+    return net_finish_count(call, process, status, &error, error_pointer, 0);
+}
+
+/* ---- sockets in messages ------------------------------------------------------ */
 
 /* Moves a socket out of the caller's table into the scratch message. */
 static lun_host_result push(lun_host_call *call, size_t table_offset, const lun_resource_type *type,
                             const char *what)
 {
     API_PROCESS(call, process);
-    lun_message *message = scratch_data(call, process, what);
+    lun_message *message = api_scratch_data(call, process, what);
     if (message == NULL) return LUN_HOST_TRAP;
     api_net_state *state = net_state(call, process);
     if (state == NULL) return LUN_HOST_TRAP;
-    api_table *table = (api_table *)((char *)state + table_offset);
+    api_table *table = net_table(state, table_offset);
     uint64_t id = api_arg_u64(call, 0);
     api_value value;
     if (!api_table_get(table, id, &value))
@@ -231,55 +335,48 @@ static lun_host_result take(lun_host_call *call, size_t table_offset, const lun_
                             const char *what)
 {
     API_PROCESS(call, process);
-    lun_message *message = scratch_data(call, process, what);
+    lun_message *message = api_scratch_data(call, process, what);
     if (message == NULL) return LUN_HOST_TRAP;
     api_net_state *state = net_state(call, process);
     if (state == NULL) return LUN_HOST_TRAP;
-    api_table *table = (api_table *)((char *)state + table_offset);
+    api_table *table = net_table(state, table_offset);
     uint64_t index = api_arg_u64(call, 0);
     void *resource;
     if (index > SIZE_MAX ||
         lun_message_take_resource(message, (size_t)index, type, &resource, NULL) != LUN_OK)
         return api_trap(call, "%s: no such resource at index %llu", what,
                         (unsigned long long)index);
-    uint64_t id;
-    if (!api_table_add(table, (api_value){.pointer = resource}, &id)) {
-        type->destroy(resource);
-        return api_trap(call, "out of memory");
-    }
-    return api_return_i64(call, (int64_t)id);
+    return net_return_id(call, table, resource);
 }
-
-#define TABLE(name) offsetof(api_net_state, name)
 
 lun_host_result api_push_tcp_stream(lun_host_call *call)
 {
-    return push(call, TABLE(tcp_streams), &lun_net_tcp_stream_resource, "push_tcp_stream");
+    return push(call, NET_TABLE(tcp_streams), &lun_net_tcp_stream_resource, "push_tcp_stream");
 }
 
 lun_host_result api_take_tcp_stream(lun_host_call *call)
 {
-    return take(call, TABLE(tcp_streams), &lun_net_tcp_stream_resource, "take_tcp_stream");
+    return take(call, NET_TABLE(tcp_streams), &lun_net_tcp_stream_resource, "take_tcp_stream");
 }
 
 lun_host_result api_push_tls_stream(lun_host_call *call)
 {
-    return push(call, TABLE(tls_streams), &lun_net_tls_stream_resource, "push_tls_stream");
+    return push(call, NET_TABLE(tls_streams), &lun_net_tls_stream_resource, "push_tls_stream");
 }
 
 lun_host_result api_take_tls_stream(lun_host_call *call)
 {
-    return take(call, TABLE(tls_streams), &lun_net_tls_stream_resource, "take_tls_stream");
+    return take(call, NET_TABLE(tls_streams), &lun_net_tls_stream_resource, "take_tls_stream");
 }
 
 lun_host_result api_push_udp_socket(lun_host_call *call)
 {
-    return push(call, TABLE(udp_sockets), &lun_net_udp_socket_resource, "push_udp_socket");
+    return push(call, NET_TABLE(udp_sockets), &lun_net_udp_socket_resource, "push_udp_socket");
 }
 
 lun_host_result api_take_udp_socket(lun_host_call *call)
 {
-    return take(call, TABLE(udp_sockets), &lun_net_udp_socket_resource, "take_udp_socket");
+    return take(call, NET_TABLE(udp_sockets), &lun_net_udp_socket_resource, "take_udp_socket");
 }
 
 /* ---- the import list ------------------------------------------------------------ */

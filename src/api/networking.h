@@ -1,7 +1,8 @@
 /*
  * What the lunatic::networking files share (docs/lunatic-abi.md §11): the
  * per-process socket tables and pending calls, guest addresses, DNS
- * iterators, and the mapping of networking statuses to guest codes.
+ * iterators, the mapping of networking statuses to guest codes, the common
+ * ends of the calls, and the calls that TCP and TLS streams share.
  */
 #ifndef LUNATIC_API_NETWORKING_H
 #define LUNATIC_API_NETWORKING_H
@@ -64,6 +65,97 @@ bool net_add_address(lun_host_call *call, api_net_state *state, const lun_net_ad
 lun_host_result net_fail(lun_host_call *call, api_process *process, lun_status status,
                          const lun_error *error, uint32_t pointer);
 
+/* A table of api_net_state by its offset (NET_TABLE(tcp_streams)). */
+#define NET_TABLE(name) offsetof(api_net_state, name)
+
+static inline api_table *net_table(api_net_state *state, size_t offset)
+{
+    return (api_table *)((char *)state + offset);
+}
+
+/* The resource whose id is the call's first argument, in the caller's table
+ * at table_offset; NULL after setting the trap message. */
+void *net_resource(lun_host_call *call, api_process *process, size_t table_offset,
+                   const char *what);
+
+/* Adds a resource to a table and returns its id as the call's i64 result;
+ * traps when out of memory (the resource is released with destroy then). */
+lun_host_result net_return_id(lun_host_call *call, api_table *table, void *resource);
+
+/* The ends of calls that write an output at pointer: a status other than
+ * LUN_OK goes to net_fail; else the output is written and the call
+ * returns NET_OK (or traps). net_finish_count writes a u64, net_finish_add
+ * adds resource to table and writes its id, net_finish_address writes the
+ * id of a one-address DNS iterator. */
+lun_host_result net_finish_count(lun_host_call *call, api_process *process, lun_status status,
+                                 const lun_error *error, uint32_t pointer, uint64_t count);
+lun_host_result net_finish_add(lun_host_call *call, api_process *process, lun_status status,
+                               const lun_error *error, api_table *table, void *resource,
+                               uint32_t pointer);
+lun_host_result net_finish_address(lun_host_call *call, api_process *process, lun_status status,
+                                   const lun_error *error, const lun_net_address *address,
+                                   uint32_t pointer);
+
+/* The end of tcp_accept and tls_accept: as net_finish_add for the stream at
+ * id_pointer, and the peer's address at peer_pointer (0 there on an error). */
+lun_host_result net_finish_accept(lun_host_call *call, api_process *process, lun_status status,
+                                  const lun_error *error, api_table *table, void *stream,
+                                  const lun_net_address *peer, uint32_t id_pointer,
+                                  uint32_t peer_pointer);
+
+/* The (buffer pointer, length, count pointer) arguments in args[1..3] of
+ * reads and sends. */
+typedef struct net_buffer_args {
+    uint8_t *buffer;
+    uint32_t length;
+    uint32_t count_pointer;
+} net_buffer_args;
+
+/* Reads and checks them; false after setting the trap message. */
+bool net_read_buffer_args(lun_host_call *call, net_buffer_args *out);
+
+/* What differs between the TCP and TLS stream calls: the table, its name
+ * in trap messages, and the networking layer's calls over void * streams. */
+typedef lun_status (*net_read_fn)(lun_process *self, void *stream, void *buffer, size_t length,
+                                  size_t *count, lun_error *error);
+
+typedef struct net_stream_calls {
+    size_t table; /* NET_TABLE(...) */
+    const char *what;
+    lun_status (*write_vectored)(lun_process *self, void *stream, const struct iovec *buffers,
+                                 size_t buffer_count, size_t *count, lun_error *error);
+    lun_status (*flush)(lun_process *self, void *stream, lun_error *error);
+} net_stream_calls;
+
+/* tcp_read, tcp_peek, tls_read: (id, buffer, length, count pointer). */
+lun_host_result net_stream_read(lun_host_call *call, const net_stream_calls *calls,
+                                net_read_fn read);
+/* tcp_write_vectored, tls_write_vectored: (id, iovecs, count, count pointer). */
+lun_host_result net_stream_write_vectored(lun_host_call *call, const net_stream_calls *calls);
+/* tcp_flush, tls_flush: (id, error pointer). */
+lun_host_result net_stream_flush(lun_host_call *call, const net_stream_calls *calls);
+
+/* The lunatic timeout calls of a stream type: lookup is its
+ * (call, process) -> stream function. */
+#define NET_TIMEOUT_SETTER(name, lookup, function)                                                 \
+    lun_host_result name(lun_host_call *call)                                                      \
+    {                                                                                              \
+        API_PROCESS(call, process);                                                                \
+        void *stream = lookup(call, process);                                                      \
+        if (stream == NULL) return LUN_HOST_TRAP;                                                  \
+        function(stream, net_timeout_from_guest(api_arg_i64(call, 1)));                            \
+        return LUN_HOST_RETURN;                                                                    \
+    }
+
+#define NET_TIMEOUT_GETTER(name, lookup, function)                                                 \
+    lun_host_result name(lun_host_call *call)                                                      \
+    {                                                                                              \
+        API_PROCESS(call, process);                                                                \
+        void *stream = lookup(call, process);                                                      \
+        if (stream == NULL) return LUN_HOST_TRAP;                                                  \
+        return api_return_i64(call, net_timeout_to_guest(function(stream)));                       \
+    }
+
 /* Timeouts: the guest's u64::MAX (any negative i64) is "none". */
 static inline int64_t net_timeout_from_guest(int64_t milliseconds)
 {
@@ -74,11 +166,6 @@ static inline int64_t net_timeout_to_guest(int64_t milliseconds)
 {
     return milliseconds < 0 ? -1 : milliseconds;
 }
-
-/* Gathers the guest's iovec pairs (u32 pointer, u32 length) into buffers
- * (at most capacity of them); false after setting the trap message. */
-bool net_read_iovecs(lun_host_call *call, uint32_t pointer, uint32_t count, struct iovec *buffers,
-                     size_t capacity, size_t *used);
 
 /* Destroy functions of the tables. */
 void net_destroy_iterator(void *pointer);

@@ -53,10 +53,7 @@ static void put_u32(uint8_t *bytes, uint32_t value)
 lun_host_result net_resolve_next(lun_host_call *call)
 {
     API_PROCESS(call, process);
-    api_net_state *state = net_state(call, process);
-    if (state == NULL) return LUN_HOST_TRAP;
-    net_iterator *iterator =
-        net_lookup(call, &state->iterators, "DNS iterator", api_arg_u64(call, 0));
+    net_iterator *iterator = net_resource(call, process, NET_TABLE(iterators), "DNS iterator");
     if (iterator == NULL) return LUN_HOST_TRAP;
     if (iterator->next >= iterator->count) return api_return_i32(call, 1);
     const lun_net_address *address = &iterator->addresses[iterator->next];

@@ -11,13 +11,25 @@
 
 #include "networking.h"
 
-enum { MAX_IOVECS = 64, MAX_ROOTS = 65536 };
+enum { MAX_ROOTS = 65536 };
 
 static lun_tls_stream *stream_of(lun_host_call *call, api_process *process)
 {
-    api_net_state *state = net_state(call, process);
-    if (state == NULL) return NULL;
-    return net_lookup(call, &state->tls_streams, "TLS stream", api_arg_u64(call, 0));
+    return net_resource(call, process, NET_TABLE(tls_streams), "TLS stream");
+}
+
+static lun_tls_listener *listener_of(lun_host_call *call, api_process *process)
+{
+    return net_resource(call, process, NET_TABLE(tls_listeners), "TLS listener");
+}
+
+/* Takes the stream a finished accept or connect left pending. */
+static lun_tls_stream *take_pending(api_net_state *state, lun_status status)
+{
+    if (status != LUN_OK) return NULL;
+    lun_tls_stream *stream = state->pending_tls;
+    state->pending_tls = NULL;
+    return stream;
 }
 
 lun_host_result net_tls_bind(lun_host_call *call)
@@ -33,42 +45,33 @@ lun_host_result net_tls_bind(lun_host_call *call)
     const uint8_t *key =
         certificate ? api_guest_bytes(call, api_arg_u32(call, 8), key_length) : NULL;
     if (key == NULL || api_guest_bytes(call, id_pointer, 8) == NULL) return LUN_HOST_TRAP;
-    lun_tls_listener *listener;
+    lun_tls_listener *listener = NULL;
     lun_error error = {0};
     lun_status status = lun_tls_bind(net, &address, certificate, certificate_length, key,
                                      key_length, &listener, &error);
     /* lunatic traps on a certificate or key it cannot use. */
     if (status == LUN_ERR_INVALID_ARGUMENT) return api_trap(call, "tls_bind: %s", error.message);
-    if (status != LUN_OK) return net_fail(call, process, status, &error, id_pointer);
-    if (!net_add(call, &process->net->tls_listeners, listener, id_pointer)) return LUN_HOST_TRAP;
-    return api_return_i32(call, NET_OK);
+    return net_finish_add(call, process, status, &error, &process->net->tls_listeners, listener,
+                          id_pointer);
 }
 
 lun_host_result net_tls_local_addr(lun_host_call *call)
 {
     API_PROCESS(call, process);
-    api_net_state *state = net_state(call, process);
-    if (state == NULL) return LUN_HOST_TRAP;
-    lun_tls_listener *listener =
-        net_lookup(call, &state->tls_listeners, "TLS listener", api_arg_u64(call, 0));
+    lun_tls_listener *listener = listener_of(call, process);
     if (listener == NULL) return LUN_HOST_TRAP;
-    uint32_t id_pointer = api_arg_u32(call, 1);
     lun_net_address address;
     lun_error error = {0};
     lun_status status = lun_tls_listener_local_address(listener, &address, &error);
-    if (status != LUN_OK) return net_fail(call, process, status, &error, id_pointer);
-    if (!net_add_address(call, state, &address, id_pointer)) return LUN_HOST_TRAP;
-    return api_return_i32(call, NET_OK);
+    return net_finish_address(call, process, status, &error, &address, api_arg_u32(call, 1));
 }
 
 lun_host_result net_tls_accept(lun_host_call *call)
 {
     API_PROCESS(call, process);
-    api_net_state *state = net_state(call, process);
-    if (state == NULL) return LUN_HOST_TRAP;
-    lun_tls_listener *listener =
-        net_lookup(call, &state->tls_listeners, "TLS listener", api_arg_u64(call, 0));
+    lun_tls_listener *listener = listener_of(call, process);
     if (listener == NULL) return LUN_HOST_TRAP;
+    api_net_state *state = process->net;
     uint32_t id_pointer = api_arg_u32(call, 1), peer_pointer = api_arg_u32(call, 2);
     if (api_guest_bytes(call, id_pointer, 8) == NULL ||
         api_guest_bytes(call, peer_pointer, 8) == NULL)
@@ -77,17 +80,8 @@ lun_host_result net_tls_accept(lun_host_call *call)
     memset(&peer, 0, sizeof peer);
     lun_error error = {0};
     lun_status status = lun_tls_accept(process->self, listener, &state->pending_tls, &peer, &error);
-    if (status != LUN_OK) {
-        lun_host_result result = net_fail(call, process, status, &error, id_pointer);
-        if (result == LUN_HOST_RETURN) api_guest_write_u64(call, peer_pointer, 0);
-        return result;
-    }
-    lun_tls_stream *stream = state->pending_tls;
-    state->pending_tls = NULL;
-    if (!net_add(call, &state->tls_streams, stream, id_pointer) ||
-        !net_add_address(call, state, &peer, peer_pointer))
-        return LUN_HOST_TRAP;
-    return api_return_i32(call, NET_OK);
+    return net_finish_accept(call, process, status, &error, &state->tls_streams,
+                             take_pending(state, status), &peer, id_pointer, peer_pointer);
 }
 
 /* The guest's trusted certificates: certs_count pairs (u32 pointer, u32
@@ -201,98 +195,55 @@ lun_host_result net_tls_connect(lun_host_call *call)
     free(lengths);
     if (status == LUN_ERR_WOULD_BLOCK) return LUN_HOST_SUSPEND;
     state->tls_connect_resolved = false;
-    if (status != LUN_OK) return net_fail(call, process, status, &error, id_pointer);
-    lun_tls_stream *stream = state->pending_tls;
-    state->pending_tls = NULL;
-    if (!net_add(call, &state->tls_streams, stream, id_pointer)) return LUN_HOST_TRAP;
-    return api_return_i32(call, NET_OK);
+    return net_finish_add(call, process, status, &error, &state->tls_streams,
+                          take_pending(state, status), id_pointer);
 }
+
+/* The networking layer's stream calls over void * streams (net_stream_calls). */
+static lun_status read_stream(lun_process *self, void *stream, void *buffer, size_t length,
+                              size_t *count, lun_error *error)
+{
+    return lun_tls_read(self, stream, buffer, length, count, error);
+}
+
+static lun_status write_stream(lun_process *self, void *stream, const struct iovec *buffers,
+                               size_t buffer_count, size_t *count, lun_error *error)
+{
+    return lun_tls_write_vectored(self, stream, buffers, buffer_count, count, error);
+}
+
+static lun_status flush_stream(lun_process *self, void *stream, lun_error *error)
+{
+    return lun_tls_flush(self, stream, error);
+}
+
+static const net_stream_calls tls_stream_calls = {NET_TABLE(tls_streams), "TLS stream",
+                                                  write_stream, flush_stream};
 
 lun_host_result net_tls_read(lun_host_call *call)
 {
-    API_PROCESS(call, process);
-    lun_tls_stream *stream = stream_of(call, process);
-    if (stream == NULL) return LUN_HOST_TRAP;
-    uint32_t length = api_arg_u32(call, 2), count_pointer = api_arg_u32(call, 3);
-    uint8_t *buffer = api_guest_bytes(call, api_arg_u32(call, 1), length);
-    if (buffer == NULL || api_guest_bytes(call, count_pointer, 8) == NULL) return LUN_HOST_TRAP;
-    size_t count = 0;
-    lun_error error = {0};
-    lun_status status = lun_tls_read(process->self, stream, buffer, length, &count, &error);
-    if (status != LUN_OK) return net_fail(call, process, status, &error, count_pointer);
-    api_guest_write_u64(call, count_pointer, count);
-    return api_return_i32(call, NET_OK);
+    return net_stream_read(call, &tls_stream_calls, read_stream);
 }
 
 lun_host_result net_tls_write_vectored(lun_host_call *call)
 {
-    API_PROCESS(call, process);
-    lun_tls_stream *stream = stream_of(call, process);
-    if (stream == NULL) return LUN_HOST_TRAP;
-    uint32_t count_pointer = api_arg_u32(call, 3);
-    struct iovec buffers[MAX_IOVECS];
-    size_t used;
-    if (!net_read_iovecs(call, api_arg_u32(call, 1), api_arg_u32(call, 2), buffers, MAX_IOVECS,
-                         &used) ||
-        api_guest_bytes(call, count_pointer, 8) == NULL)
-        return LUN_HOST_TRAP;
-    size_t count = 0;
-    lun_error error = {0};
-    lun_status status =
-        lun_tls_write_vectored(process->self, stream, buffers, used, &count, &error);
-    if (status != LUN_OK) return net_fail(call, process, status, &error, count_pointer);
-    api_guest_write_u64(call, count_pointer, count);
-    return api_return_i32(call, NET_OK);
+    return net_stream_write_vectored(call, &tls_stream_calls);
 }
 
 lun_host_result net_tls_flush(lun_host_call *call)
 {
-    API_PROCESS(call, process);
-    lun_tls_stream *stream = stream_of(call, process);
-    if (stream == NULL) return LUN_HOST_TRAP;
-    uint32_t error_pointer = api_arg_u32(call, 1);
-    if (api_guest_bytes(call, error_pointer, 8) == NULL) return LUN_HOST_TRAP;
-    lun_error error = {0};
-    lun_status status = lun_tls_flush(process->self, stream, &error);
-    if (status != LUN_OK) return net_fail(call, process, status, &error, error_pointer);
-    api_guest_write_u64(call, error_pointer, 0);
-    return api_return_i32(call, NET_OK);
+    return net_stream_flush(call, &tls_stream_calls);
 }
 
-#define TIMEOUT_SETTER(name, function)                                                             \
-    lun_host_result name(lun_host_call *call)                                                      \
-    {                                                                                              \
-        API_PROCESS(call, process);                                                                \
-        lun_tls_stream *stream = stream_of(call, process);                                         \
-        if (stream == NULL) return LUN_HOST_TRAP;                                                  \
-        function(stream, net_timeout_from_guest(api_arg_i64(call, 1)));                            \
-        return LUN_HOST_RETURN;                                                                    \
-    }
-
-#define TIMEOUT_GETTER(name, function)                                                             \
-    lun_host_result name(lun_host_call *call)                                                      \
-    {                                                                                              \
-        API_PROCESS(call, process);                                                                \
-        lun_tls_stream *stream = stream_of(call, process);                                         \
-        if (stream == NULL) return LUN_HOST_TRAP;                                                  \
-        return api_return_i64(call, net_timeout_to_guest(function(stream)));                       \
-    }
-
-TIMEOUT_SETTER(net_set_tls_read_timeout, lun_tls_stream_set_read_timeout)
-TIMEOUT_SETTER(net_set_tls_write_timeout, lun_tls_stream_set_write_timeout)
-TIMEOUT_GETTER(net_get_tls_read_timeout, lun_tls_stream_read_timeout)
-TIMEOUT_GETTER(net_get_tls_write_timeout, lun_tls_stream_write_timeout)
+NET_TIMEOUT_SETTER(net_set_tls_read_timeout, stream_of, lun_tls_stream_set_read_timeout)
+NET_TIMEOUT_SETTER(net_set_tls_write_timeout, stream_of, lun_tls_stream_set_write_timeout)
+NET_TIMEOUT_GETTER(net_get_tls_read_timeout, stream_of, lun_tls_stream_read_timeout)
+NET_TIMEOUT_GETTER(net_get_tls_write_timeout, stream_of, lun_tls_stream_write_timeout)
 
 lun_host_result net_clone_tls_stream(lun_host_call *call)
 {
     API_PROCESS(call, process);
     lun_tls_stream *stream = stream_of(call, process);
     if (stream == NULL) return LUN_HOST_TRAP;
-    lun_tls_stream *clone = lun_tls_stream_clone(stream);
-    uint64_t id;
-    if (!api_table_add(&process->net->tls_streams, (api_value){.pointer = clone}, &id)) {
-        lun_tls_stream_release(clone);
-        return api_trap(call, "out of memory");
-    }
-    return api_return_i64(call, (int64_t)id);
+    return net_return_id(call, &process->net->tls_streams, lun_tls_stream_clone(stream));
 }

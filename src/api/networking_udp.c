@@ -6,9 +6,7 @@
 
 static lun_udp_socket *socket_of(lun_host_call *call, api_process *process)
 {
-    api_net_state *state = net_state(call, process);
-    if (state == NULL) return NULL;
-    return net_lookup(call, &state->udp_sockets, "UDP socket", api_arg_u64(call, 0));
+    return net_resource(call, process, NET_TABLE(udp_sockets), "UDP socket");
 }
 
 lun_host_result net_udp_bind(lun_host_call *call)
@@ -18,13 +16,11 @@ lun_host_result net_udp_bind(lun_host_call *call)
     if (net == NULL) return LUN_HOST_TRAP;
     lun_net_address address;
     if (!net_read_address(call, 0, &address)) return LUN_HOST_TRAP;
-    uint32_t id_pointer = api_arg_u32(call, 5);
-    lun_udp_socket *socket;
+    lun_udp_socket *socket = NULL;
     lun_error error = {0};
     lun_status status = lun_udp_bind(net, &address, &socket, &error);
-    if (status != LUN_OK) return net_fail(call, process, status, &error, id_pointer);
-    if (!net_add(call, &process->net->udp_sockets, socket, id_pointer)) return LUN_HOST_TRAP;
-    return api_return_i32(call, NET_OK);
+    return net_finish_add(call, process, status, &error, &process->net->udp_sockets, socket,
+                          api_arg_u32(call, 5));
 }
 
 /* Setting the default peer never waits here, so the timeout has nothing to
@@ -40,31 +36,20 @@ lun_host_result net_udp_connect(lun_host_call *call)
     if (api_guest_bytes(call, id_pointer, 8) == NULL) return LUN_HOST_TRAP;
     lun_error error = {0};
     lun_status status = lun_udp_connect(socket, &address, &error);
-    if (status != LUN_OK) return net_fail(call, process, status, &error, id_pointer);
-    api_guest_write_u64(call, id_pointer, 0);
-    return api_return_i32(call, NET_OK);
-}
-
-static lun_host_result finish_count(lun_host_call *call, api_process *process, lun_status status,
-                                    const lun_error *error, uint32_t pointer, size_t count)
-{
-    if (status != LUN_OK) return net_fail(call, process, status, error, pointer);
-    api_guest_write_u64(call, pointer, count);
-    return api_return_i32(call, NET_OK);
+    return net_finish_count(call, process, status, &error, id_pointer, 0);
 }
 
 lun_host_result net_udp_send(lun_host_call *call)
 {
     API_PROCESS(call, process);
     lun_udp_socket *socket = socket_of(call, process);
-    if (socket == NULL) return LUN_HOST_TRAP;
-    uint32_t length = api_arg_u32(call, 2), count_pointer = api_arg_u32(call, 3);
-    const uint8_t *buffer = api_guest_bytes(call, api_arg_u32(call, 1), length);
-    if (buffer == NULL || api_guest_bytes(call, count_pointer, 8) == NULL) return LUN_HOST_TRAP;
+    net_buffer_args args;
+    if (socket == NULL || !net_read_buffer_args(call, &args)) return LUN_HOST_TRAP;
     size_t count = 0;
     lun_error error = {0};
-    lun_status status = lun_udp_send(process->self, socket, buffer, length, &count, &error);
-    return finish_count(call, process, status, &error, count_pointer, count);
+    lun_status status =
+        lun_udp_send(process->self, socket, args.buffer, args.length, &count, &error);
+    return net_finish_count(call, process, status, &error, args.count_pointer, count);
 }
 
 lun_host_result net_udp_send_to(lun_host_call *call)
@@ -82,43 +67,39 @@ lun_host_result net_udp_send_to(lun_host_call *call)
     lun_error error = {0};
     lun_status status =
         lun_udp_send_to(process->self, socket, buffer, length, &address, &count, &error);
-    return finish_count(call, process, status, &error, count_pointer, count);
+    return net_finish_count(call, process, status, &error, count_pointer, count);
 }
 
 lun_host_result net_udp_receive(lun_host_call *call)
 {
     API_PROCESS(call, process);
     lun_udp_socket *socket = socket_of(call, process);
-    if (socket == NULL) return LUN_HOST_TRAP;
-    uint32_t length = api_arg_u32(call, 2), count_pointer = api_arg_u32(call, 3);
-    uint8_t *buffer = api_guest_bytes(call, api_arg_u32(call, 1), length);
-    if (buffer == NULL || api_guest_bytes(call, count_pointer, 8) == NULL) return LUN_HOST_TRAP;
+    net_buffer_args args;
+    if (socket == NULL || !net_read_buffer_args(call, &args)) return LUN_HOST_TRAP;
     size_t count = 0;
     lun_error error = {0};
-    lun_status status = lun_udp_receive(process->self, socket, buffer, length, &count, &error);
-    return finish_count(call, process, status, &error, count_pointer, count);
+    lun_status status =
+        lun_udp_receive(process->self, socket, args.buffer, args.length, &count, &error);
+    return net_finish_count(call, process, status, &error, args.count_pointer, count);
 }
 
 lun_host_result net_udp_receive_from(lun_host_call *call)
 {
     API_PROCESS(call, process);
     lun_udp_socket *socket = socket_of(call, process);
-    if (socket == NULL) return LUN_HOST_TRAP;
-    uint32_t length = api_arg_u32(call, 2), count_pointer = api_arg_u32(call, 3),
-             from_pointer = api_arg_u32(call, 4);
-    uint8_t *buffer = api_guest_bytes(call, api_arg_u32(call, 1), length);
-    if (buffer == NULL || api_guest_bytes(call, count_pointer, 8) == NULL ||
+    net_buffer_args args;
+    uint32_t from_pointer = api_arg_u32(call, 4);
+    if (socket == NULL || !net_read_buffer_args(call, &args) ||
         api_guest_bytes(call, from_pointer, 8) == NULL)
         return LUN_HOST_TRAP;
     size_t count = 0;
     lun_net_address from;
     lun_error error = {0};
-    lun_status status =
-        lun_udp_receive_from(process->self, socket, buffer, length, &count, &from, &error);
-    if (status != LUN_OK) return net_fail(call, process, status, &error, count_pointer);
+    lun_status status = lun_udp_receive_from(process->self, socket, args.buffer, args.length,
+                                             &count, &from, &error);
+    if (status != LUN_OK) return net_fail(call, process, status, &error, args.count_pointer);
     if (!net_add_address(call, process->net, &from, from_pointer)) return LUN_HOST_TRAP;
-    api_guest_write_u64(call, count_pointer, count);
-    return api_return_i32(call, NET_OK);
+    return net_finish_count(call, process, status, &error, args.count_pointer, count);
 }
 
 lun_host_result net_udp_local_addr(lun_host_call *call)
@@ -126,13 +107,10 @@ lun_host_result net_udp_local_addr(lun_host_call *call)
     API_PROCESS(call, process);
     lun_udp_socket *socket = socket_of(call, process);
     if (socket == NULL) return LUN_HOST_TRAP;
-    uint32_t id_pointer = api_arg_u32(call, 1);
     lun_net_address address;
     lun_error error = {0};
     lun_status status = lun_udp_socket_local_address(socket, &address, &error);
-    if (status != LUN_OK) return net_fail(call, process, status, &error, id_pointer);
-    if (!net_add_address(call, process->net, &address, id_pointer)) return LUN_HOST_TRAP;
-    return api_return_i32(call, NET_OK);
+    return net_finish_address(call, process, status, &error, &address, api_arg_u32(call, 1));
 }
 
 lun_host_result net_udp_peer_addr(lun_host_call *call)
@@ -150,8 +128,7 @@ lun_host_result net_udp_peer_addr(lun_host_call *call)
         if (result == LUN_HOST_RETURN && status != LUN_ERR_STATE) call->results[0] = 2;
         return result;
     }
-    if (!net_add_address(call, process->net, &address, id_pointer)) return LUN_HOST_TRAP;
-    return api_return_i32(call, NET_OK);
+    return net_finish_address(call, process, status, &error, &address, id_pointer);
 }
 
 lun_host_result net_set_udp_socket_broadcast(lun_host_call *call)
@@ -205,11 +182,5 @@ lun_host_result net_clone_udp_socket(lun_host_call *call)
     API_PROCESS(call, process);
     lun_udp_socket *socket = socket_of(call, process);
     if (socket == NULL) return LUN_HOST_TRAP;
-    lun_udp_socket *clone = lun_udp_socket_clone(socket);
-    uint64_t id;
-    if (!api_table_add(&process->net->udp_sockets, (api_value){.pointer = clone}, &id)) {
-        lun_udp_socket_release(clone);
-        return api_trap(call, "out of memory");
-    }
-    return api_return_i64(call, (int64_t)id);
+    return net_return_id(call, &process->net->udp_sockets, lun_udp_socket_clone(socket));
 }

@@ -145,6 +145,24 @@ lun_status net_socket_init(net_socket *socket, lun_net *net, int fd, net_kind ki
     return LUN_OK;
 }
 
+lun_status net_socket_new(lun_net *net, int fd, net_kind kind, size_t size, const char *what,
+                          net_socket **out, lun_error *error)
+{
+    net_socket *socket = calloc(1, size);
+    if (socket == NULL) {
+        close(fd);
+        net_unreserve(net);
+        return lun_error_set(error, LUN_ERR_NO_MEMORY, "%s", what);
+    }
+    lun_status status = net_socket_init(socket, net, fd, kind, error);
+    if (status != LUN_OK) {
+        free(socket);
+        return status;
+    }
+    *out = socket;
+    return LUN_OK;
+}
+
 net_socket *net_socket_retain(net_socket *socket)
 {
     if (socket != NULL) atomic_fetch_add_explicit(&socket->references, 1, memory_order_relaxed);

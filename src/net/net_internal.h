@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 typedef enum net_kind {
     NET_TCP_LISTENER,
@@ -103,6 +104,12 @@ void net_unreserve(lun_net *net);
  * is closed and the slot given back; the memory stays the caller's. */
 lun_status net_socket_init(net_socket *socket, lun_net *net, int fd, net_kind kind,
                            lun_error *error);
+/* Allocates size zeroed bytes (a struct whose first member is the
+ * net_socket) and initialises them as net_socket_init does; what names the
+ * socket in the out-of-memory error. On error the descriptor is closed, the
+ * slot given back and nothing is left allocated. */
+lun_status net_socket_new(lun_net *net, int fd, net_kind kind, size_t size, const char *what,
+                          net_socket **out, lun_error *error);
 net_socket *net_socket_retain(net_socket *socket);
 /* Drops a reference; the last one closes the descriptor. */
 void net_socket_release(net_socket *socket);
@@ -124,6 +131,22 @@ lun_status net_wait(lun_process *self, net_socket *socket, net_interest *interes
                     int64_t timeout_ms, lun_error *error);
 /* After a successful attempt: forgets a wait left from an earlier step. */
 void net_done(lun_process *self);
+
+/* A send or receive on a non-blocking socket, tried until the socket takes
+ * it: attempt returns what send/recv return (errno set on -1). */
+typedef struct net_transfer {
+    net_interest *interest;   /* &socket->read or &socket->write */
+    _Atomic int64_t *timeout; /* the socket's timeout for it */
+    const char *what;         /* the operation in error messages */
+    const char *timed_out;    /* the timeout's message; NULL keeps net_wait's */
+    ssize_t (*attempt)(int fd, void *context);
+    void *context;
+} net_transfer;
+
+/* Runs a transfer under the wait protocol above; *count is what the
+ * successful attempt moved. */
+lun_status net_transfer_run(lun_process *self, net_socket *socket, const net_transfer *transfer,
+                            size_t *count, lun_error *error);
 
 /* ---- helpers (net.c) ------------------------------------------------------------ */
 

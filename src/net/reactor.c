@@ -185,3 +185,28 @@ void net_done(lun_process *self)
     if (lun_process_wait_external(self, 0, NULL) == LUN_ERR_WOULD_BLOCK)
         lun_process_cancel_wait(self);
 }
+
+lun_status net_transfer_run(lun_process *self, net_socket *socket, const net_transfer *transfer,
+                            size_t *count, lun_error *error)
+{
+    for (;;) {
+        uint32_t seen = net_events(transfer->interest);
+        ssize_t moved = transfer->attempt(socket->fd, transfer->context);
+        if (moved >= 0) {
+            net_done(self);
+            *count = (size_t)moved;
+            return LUN_OK;
+        }
+        int saved = errno;
+        if (saved == EINTR) continue;
+        if (saved != EAGAIN && saved != EWOULDBLOCK) {
+            net_done(self);
+            return net_os_error(error, transfer->what, saved);
+        }
+        lun_status status =
+            net_wait(self, socket, transfer->interest, seen, net_timeout(transfer->timeout), error);
+        if (status == LUN_ERR_TIMEOUT && transfer->timed_out != NULL)
+            lun_error_set(error, LUN_ERR_TIMEOUT, "%s", transfer->timed_out);
+        if (status != LUN_OK) return status;
+    }
+}

@@ -44,19 +44,7 @@ lun_status net_listen(lun_net *net, const lun_net_address *address, net_kind kin
         net_unreserve(net);
         return net_os_error(error, "bind", saved);
     }
-    net_socket *socket = calloc(1, size);
-    if (socket == NULL) {
-        close(fd);
-        net_unreserve(net);
-        return lun_error_set(error, LUN_ERR_NO_MEMORY, "listener");
-    }
-    status = net_socket_init(socket, net, fd, kind, error);
-    if (status != LUN_OK) {
-        free(socket);
-        return status;
-    }
-    *out = socket;
-    return LUN_OK;
+    return net_socket_new(net, fd, kind, size, "listener", out, error);
 }
 
 static void set_no_delay(int fd)
@@ -80,20 +68,10 @@ lun_status net_accept(lun_process *self, net_socket *listener, net_kind kind, si
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             net_done(self);
-            net_socket *socket = calloc(1, size);
-            if (socket == NULL) {
-                close(fd);
-                net_unreserve(net);
-                return lun_error_set(error, LUN_ERR_NO_MEMORY, "stream");
-            }
-            status = net_socket_init(socket, net, fd, kind, error);
-            if (status != LUN_OK) {
-                free(socket);
-                return status;
-            }
+            status = net_socket_new(net, fd, kind, size, "stream", out, error);
+            if (status != LUN_OK) return status;
             set_no_delay(fd);
             if (peer != NULL) net_from_sockaddr((struct sockaddr *)&storage, peer);
-            *out = socket;
             return LUN_OK;
         }
         int saved = errno;
@@ -132,17 +110,9 @@ static lun_status connect_start(lun_net *net, const lun_net_address *address, ne
     int fd;
     status = net_open_socket(net, family_of(address), SOCK_STREAM, &fd, error);
     if (status != LUN_OK) return status;
-    net_socket *socket = calloc(1, size);
-    if (socket == NULL) {
-        close(fd);
-        net_unreserve(net);
-        return lun_error_set(error, LUN_ERR_NO_MEMORY, "stream");
-    }
-    status = net_socket_init(socket, net, fd, kind, error);
-    if (status != LUN_OK) {
-        free(socket);
-        return status;
-    }
+    net_socket *socket;
+    status = net_socket_new(net, fd, kind, size, "stream", &socket, error);
+    if (status != LUN_OK) return status;
     set_no_delay(fd);
     *seen = net_events(&socket->write);
     int result;
@@ -242,6 +212,18 @@ lun_status lun_tcp_connect(lun_process *self, lun_net *net, const lun_net_addres
                        (net_socket **)stream, error);
 }
 
+typedef struct receive_call {
+    void *buffer;
+    size_t length;
+    int flags;
+} receive_call;
+
+static ssize_t try_receive(int fd, void *context)
+{
+    receive_call *call = context;
+    return recv(fd, call->buffer, call->length, call->flags);
+}
+
 static lun_status receive(lun_process *self, lun_tcp_stream *stream, void *buffer, size_t length,
                           size_t *count, int flags, _Atomic int64_t *timeout, lun_error *error)
 {
@@ -249,25 +231,14 @@ static lun_status receive(lun_process *self, lun_tcp_stream *stream, void *buffe
         return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "null stream, buffer or count");
     *count = 0;
     net_socket *socket = &stream->socket;
-    for (;;) {
-        uint32_t seen = net_events(&socket->read);
-        ssize_t got = recv(socket->fd, buffer, length, flags);
-        if (got >= 0) {
-            net_done(self);
-            *count = (size_t)got;
-            return LUN_OK;
-        }
-        int saved = errno;
-        if (saved == EINTR) continue;
-        if (saved != EAGAIN && saved != EWOULDBLOCK) {
-            net_done(self);
-            return net_os_error(error, flags & MSG_PEEK ? "peek" : "read", saved);
-        }
-        lun_status status =
-            net_wait(self, socket, &socket->read, seen, net_timeout(timeout), error);
-        if (status == LUN_ERR_TIMEOUT) lun_error_set(error, LUN_ERR_TIMEOUT, "read timed out");
-        if (status != LUN_OK) return status;
-    }
+    receive_call call = {buffer, length, flags};
+    net_transfer transfer = {.interest = &socket->read,
+                             .timeout = timeout,
+                             .what = flags & MSG_PEEK ? "peek" : "read",
+                             .timed_out = "read timed out",
+                             .attempt = try_receive,
+                             .context = &call};
+    return net_transfer_run(self, socket, &transfer, count, error);
 }
 
 lun_status lun_tcp_read(lun_process *self, lun_tcp_stream *stream, void *buffer, size_t length,
@@ -284,6 +255,11 @@ lun_status lun_tcp_peek(lun_process *self, lun_tcp_stream *stream, void *buffer,
                    stream ? &stream->socket.peek_timeout : NULL, error);
 }
 
+static ssize_t try_send(int fd, void *context)
+{
+    return sendmsg(fd, context, MSG_NOSIGNAL);
+}
+
 lun_status lun_tcp_write_vectored(lun_process *self, lun_tcp_stream *stream,
                                   const struct iovec *buffers, size_t buffer_count, size_t *count,
                                   lun_error *error)
@@ -294,25 +270,13 @@ lun_status lun_tcp_write_vectored(lun_process *self, lun_tcp_stream *stream,
     net_socket *socket = &stream->socket;
     struct msghdr message = {.msg_iov = (struct iovec *)buffers,
                              .msg_iovlen = buffer_count > IOV_MAX ? IOV_MAX : buffer_count};
-    for (;;) {
-        uint32_t seen = net_events(&socket->write);
-        ssize_t sent = sendmsg(socket->fd, &message, MSG_NOSIGNAL);
-        if (sent >= 0) {
-            net_done(self);
-            *count = (size_t)sent;
-            return LUN_OK;
-        }
-        int saved = errno;
-        if (saved == EINTR) continue;
-        if (saved != EAGAIN && saved != EWOULDBLOCK) {
-            net_done(self);
-            return net_os_error(error, "write", saved);
-        }
-        lun_status status = net_wait(self, socket, &socket->write, seen,
-                                     net_timeout(&socket->write_timeout), error);
-        if (status == LUN_ERR_TIMEOUT) lun_error_set(error, LUN_ERR_TIMEOUT, "write timed out");
-        if (status != LUN_OK) return status;
-    }
+    net_transfer transfer = {.interest = &socket->write,
+                             .timeout = &socket->write_timeout,
+                             .what = "write",
+                             .timed_out = "write timed out",
+                             .attempt = try_send,
+                             .context = &message};
+    return net_transfer_run(self, socket, &transfer, count, error);
 }
 
 lun_status lun_tcp_flush(lun_process *self, lun_tcp_stream *stream, lun_error *error)

@@ -314,21 +314,44 @@ static lun_status check_stream(lun_tls_stream *stream, const void *buffer, size_
     return LUN_OK;
 }
 
-lun_status lun_tls_read(lun_process *self, lun_tls_stream *stream, void *buffer, size_t length,
-                        size_t *count, lun_error *error)
+/* What differs between the read and the write loop. */
+typedef struct tls_direction {
+    bool reading;          /* SSL_read_ex (a closed stream reads 0), else SSL_write_ex */
+    const char *what;      /* the operation in error messages */
+    int silent_errno;      /* the error when the system leaves errno 0 */
+    const char *timed_out; /* the timeout's message */
+} tls_direction;
+
+static const tls_direction tls_reading = {true, "TLS read", ECONNRESET, "read timed out"};
+static const tls_direction tls_writing = {false, "TLS write", EPIPE, "write timed out"};
+
+/* One SSL_read_ex or SSL_write_ex under the stream's lock; *failure is
+ * SSL_get_error's verdict. data is the caller's writable buffer when
+ * reading. */
+static int attempt(lun_tls_stream *stream, const tls_direction *direction, const void *data,
+                   size_t length, size_t *count, int *failure)
 {
-    lun_status status = check_stream(stream, buffer, length, count, error);
-    if (status != LUN_OK) return status;
-    if (length == 0) return LUN_OK;
+    pthread_mutex_lock(&stream->lock);
+    ERR_clear_error();
+    int result = direction->reading ? SSL_read_ex(stream->ssl, (void *)data, length, count)
+                                    : SSL_write_ex(stream->ssl, data, length, count);
+    *failure = SSL_get_error(stream->ssl, result);
+    pthread_mutex_unlock(&stream->lock);
+    return result;
+}
+
+/* Attempts until OpenSSL completes or fails, waiting on the socket for
+ * what it wants in between. */
+static lun_status transfer(lun_process *self, lun_tls_stream *stream,
+                           const tls_direction *direction, const void *data, size_t length,
+                           size_t *count, lun_error *error)
+{
     net_socket *socket = &stream->socket;
     for (;;) {
         uint32_t seen_read = net_events(&socket->read), seen_write = net_events(&socket->write);
-        pthread_mutex_lock(&stream->lock);
-        ERR_clear_error();
-        int result = SSL_read_ex(stream->ssl, buffer, length, count);
-        int failure = SSL_get_error(stream->ssl, result);
-        pthread_mutex_unlock(&stream->lock);
-        if (result == 1 || failure == SSL_ERROR_ZERO_RETURN) {
+        int failure;
+        int result = attempt(stream, direction, data, length, count, &failure);
+        if (result == 1 || (direction->reading && failure == SSL_ERROR_ZERO_RETURN)) {
             if (result != 1) *count = 0;
             net_done(self);
             return LUN_OK;
@@ -336,14 +359,26 @@ lun_status lun_tls_read(lun_process *self, lun_tls_stream *stream, void *buffer,
         if (failure != SSL_ERROR_WANT_READ && failure != SSL_ERROR_WANT_WRITE) {
             net_done(self);
             if (failure == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
-                return net_os_error(error, "TLS read", errno ? errno : ECONNRESET);
-            return ssl_error(error, "TLS read");
+                return net_os_error(error, direction->what,
+                                    errno ? errno : direction->silent_errno);
+            return ssl_error(error, direction->what);
         }
-        status = wait_for(self, stream, failure, seen_read, seen_write,
-                          net_timeout(&socket->read_timeout), error);
-        if (status == LUN_ERR_TIMEOUT) lun_error_set(error, LUN_ERR_TIMEOUT, "read timed out");
+        int64_t timeout =
+            net_timeout(direction->reading ? &socket->read_timeout : &socket->write_timeout);
+        lun_status status = wait_for(self, stream, failure, seen_read, seen_write, timeout, error);
+        if (status == LUN_ERR_TIMEOUT)
+            lun_error_set(error, LUN_ERR_TIMEOUT, "%s", direction->timed_out);
         if (status != LUN_OK) return status;
     }
+}
+
+lun_status lun_tls_read(lun_process *self, lun_tls_stream *stream, void *buffer, size_t length,
+                        size_t *count, lun_error *error)
+{
+    lun_status status = check_stream(stream, buffer, length, count, error);
+    if (status != LUN_OK) return status;
+    if (length == 0) return LUN_OK;
+    return transfer(self, stream, &tls_reading, buffer, length, count, error);
 }
 
 lun_status lun_tls_write_vectored(lun_process *self, lun_tls_stream *stream,
@@ -369,29 +404,7 @@ lun_status lun_tls_write_vectored(lun_process *self, lun_tls_stream *stream,
         data = joined;
         length = total;
     }
-    net_socket *socket = &stream->socket;
-    for (;;) {
-        uint32_t seen_read = net_events(&socket->read), seen_write = net_events(&socket->write);
-        pthread_mutex_lock(&stream->lock);
-        ERR_clear_error();
-        int result = SSL_write_ex(stream->ssl, data, length, count);
-        int failure = SSL_get_error(stream->ssl, result);
-        pthread_mutex_unlock(&stream->lock);
-        if (result == 1) {
-            net_done(self);
-            return LUN_OK;
-        }
-        if (failure != SSL_ERROR_WANT_READ && failure != SSL_ERROR_WANT_WRITE) {
-            net_done(self);
-            if (failure == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
-                return net_os_error(error, "TLS write", errno ? errno : EPIPE);
-            return ssl_error(error, "TLS write");
-        }
-        status = wait_for(self, stream, failure, seen_read, seen_write,
-                          net_timeout(&socket->write_timeout), error);
-        if (status == LUN_ERR_TIMEOUT) lun_error_set(error, LUN_ERR_TIMEOUT, "write timed out");
-        if (status != LUN_OK) return status;
-    }
+    return transfer(self, stream, &tls_writing, data, length, count, error);
 }
 
 lun_status lun_tls_flush(lun_process *self, lun_tls_stream *stream, lun_error *error)

@@ -34,19 +34,8 @@ lun_status lun_udp_bind(lun_net *net, const lun_net_address *address, lun_udp_so
         net_unreserve(net);
         return net_os_error(error, "bind", saved);
     }
-    lun_udp_socket *socket = calloc(1, sizeof *socket);
-    if (socket == NULL) {
-        close(fd);
-        net_unreserve(net);
-        return lun_error_set(error, LUN_ERR_NO_MEMORY, "udp socket");
-    }
-    status = net_socket_init(&socket->socket, net, fd, NET_UDP_SOCKET, error);
-    if (status != LUN_OK) {
-        free(socket);
-        return status;
-    }
-    *out = socket;
-    return LUN_OK;
+    return net_socket_new(net, fd, NET_UDP_SOCKET, sizeof(lun_udp_socket), "udp socket",
+                          (net_socket **)out, error);
 }
 
 lun_status lun_udp_connect(lun_udp_socket *socket, const lun_net_address *address, lun_error *error)
@@ -61,6 +50,30 @@ lun_status lun_udp_connect(lun_udp_socket *socket, const lun_net_address *addres
     return LUN_OK;
 }
 
+typedef struct datagram_call {
+    void *buffer; /* const when sending */
+    size_t length;
+    struct sockaddr_storage address;
+    socklen_t address_length;
+    bool has_address; /* sending: to address, else to the default peer */
+} datagram_call;
+
+static ssize_t try_send(int fd, void *context)
+{
+    datagram_call *call = context;
+    return sendto(fd, call->buffer, call->length, MSG_NOSIGNAL,
+                  call->has_address ? (struct sockaddr *)&call->address : NULL,
+                  call->address_length);
+}
+
+static ssize_t try_receive(int fd, void *context)
+{
+    datagram_call *call = context;
+    call->address_length = sizeof call->address;
+    return recvfrom(fd, call->buffer, call->length, 0, (struct sockaddr *)&call->address,
+                    &call->address_length);
+}
+
 /* One datagram out, to the default peer when `to` is NULL. */
 static lun_status send_datagram(lun_process *self, lun_udp_socket *udp, const void *buffer,
                                 size_t length, const lun_net_address *to, size_t *count,
@@ -69,32 +82,20 @@ static lun_status send_datagram(lun_process *self, lun_udp_socket *udp, const vo
     if (udp == NULL || count == NULL || (buffer == NULL && length > 0))
         return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "null socket, buffer or count");
     *count = 0;
-    struct sockaddr_storage storage;
-    socklen_t address_length = 0;
+    datagram_call call = {.buffer = (void *)buffer, .length = length, .has_address = to != NULL};
     if (to != NULL) {
-        lun_status status = net_to_sockaddr(to, &storage, &address_length, error);
+        lun_status status = net_to_sockaddr(to, &call.address, &call.address_length, error);
         if (status != LUN_OK) return status;
     }
     net_socket *socket = &udp->socket;
-    for (;;) {
-        uint32_t seen = net_events(&socket->write);
-        ssize_t sent = sendto(socket->fd, buffer, length, MSG_NOSIGNAL,
-                              to ? (struct sockaddr *)&storage : NULL, address_length);
-        if (sent >= 0) {
-            net_done(self);
-            *count = (size_t)sent;
-            return LUN_OK;
-        }
-        int saved = errno;
-        if (saved == EINTR) continue;
-        if (saved != EAGAIN && saved != EWOULDBLOCK) {
-            net_done(self);
-            return net_os_error(error, "send", saved);
-        }
-        lun_status status = net_wait(self, socket, &socket->write, seen,
-                                     net_timeout(&socket->write_timeout), error);
-        if (status != LUN_OK) return status;
-    }
+    /* No message of its own on a timeout (unlike a receive). */
+    net_transfer transfer = {.interest = &socket->write,
+                             .timeout = &socket->write_timeout,
+                             .what = "send",
+                             .timed_out = NULL,
+                             .attempt = try_send,
+                             .context = &call};
+    return net_transfer_run(self, socket, &transfer, count, error);
 }
 
 lun_status lun_udp_send(lun_process *self, lun_udp_socket *socket, const void *buffer,
@@ -118,29 +119,16 @@ lun_status lun_udp_receive_from(lun_process *self, lun_udp_socket *udp, void *bu
         return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "null socket, buffer or count");
     *count = 0;
     net_socket *socket = &udp->socket;
-    for (;;) {
-        uint32_t seen = net_events(&socket->read);
-        struct sockaddr_storage storage;
-        socklen_t address_length = sizeof storage;
-        ssize_t got =
-            recvfrom(socket->fd, buffer, length, 0, (struct sockaddr *)&storage, &address_length);
-        if (got >= 0) {
-            net_done(self);
-            *count = (size_t)got;
-            if (from != NULL) net_from_sockaddr((struct sockaddr *)&storage, from);
-            return LUN_OK;
-        }
-        int saved = errno;
-        if (saved == EINTR) continue;
-        if (saved != EAGAIN && saved != EWOULDBLOCK) {
-            net_done(self);
-            return net_os_error(error, "receive", saved);
-        }
-        lun_status status =
-            net_wait(self, socket, &socket->read, seen, net_timeout(&socket->read_timeout), error);
-        if (status == LUN_ERR_TIMEOUT) lun_error_set(error, LUN_ERR_TIMEOUT, "receive timed out");
-        if (status != LUN_OK) return status;
-    }
+    datagram_call call = {.buffer = buffer, .length = length};
+    net_transfer transfer = {.interest = &socket->read,
+                             .timeout = &socket->read_timeout,
+                             .what = "receive",
+                             .timed_out = "receive timed out",
+                             .attempt = try_receive,
+                             .context = &call};
+    lun_status status = net_transfer_run(self, socket, &transfer, count, error);
+    if (status == LUN_OK && from != NULL) net_from_sockaddr((struct sockaddr *)&call.address, from);
+    return status;
 }
 
 lun_status lun_udp_receive(lun_process *self, lun_udp_socket *socket, void *buffer, size_t length,
