@@ -6,6 +6,7 @@
  * into an instance.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,11 +264,40 @@ typedef struct import_entry {
     lun_extern value;
 } import_entry;
 
+/* The externs of every import of one module, found by name in an import
+ * set: instantiating the same module against the same set again (a spawn
+ * after another) skips the name look-ups. */
+typedef struct import_cache {
+    struct import_cache *next;
+    lun_module *module;  /* retained, so that its address names it */
+    lun_extern values[]; /* one per import of the module */
+} import_cache;
+
+/* Modules with resolved imports kept per import set. */
+enum { IMPORT_CACHE_MAX = 8 };
+
 struct lun_imports {
     import_entry *entries; /* open addressing; module_name NULL marks a free slot */
     size_t capacity;       /* a power of two */
     size_t count;
+    /* Pushed by concurrent instantiations, emptied only by lun_imports_add
+     * and lun_imports_free (which must not run beside an instantiation
+     * with this set, as they change the entries too). */
+    _Atomic(import_cache *) caches;
+    atomic_size_t cache_count;
 };
+
+static void imports_forget_caches(lun_imports *imports)
+{
+    import_cache *cache = atomic_exchange(&imports->caches, NULL);
+    while (cache != NULL) {
+        import_cache *next = cache->next;
+        lun_module_free(cache->module);
+        free(cache);
+        cache = next;
+    }
+    atomic_store(&imports->cache_count, 0);
+}
 
 static uint64_t name_hash(import_name module_name, import_name field_name)
 {
@@ -296,6 +326,7 @@ lun_status lun_imports_new(lun_imports **imports, lun_error *error)
 void lun_imports_free(lun_imports *imports)
 {
     if (imports == NULL) return;
+    imports_forget_caches(imports);
     for (size_t i = 0; i < imports->capacity; i++) {
         free(imports->entries[i].module_name);
         free(imports->entries[i].field_name);
@@ -324,7 +355,7 @@ static bool imports_rehash(lun_imports *imports)
     size_t capacity = imports->capacity ? imports->capacity * 2 : 32;
     import_entry *entries = calloc(capacity, sizeof *entries);
     if (entries == NULL) return false;
-    lun_imports grown = {entries, capacity, imports->count};
+    lun_imports grown = {.entries = entries, .capacity = capacity};
     for (size_t i = 0; i < imports->capacity; i++) {
         import_entry *old = &imports->entries[i];
         if (old->module_name == NULL) continue;
@@ -333,7 +364,8 @@ static bool imports_rehash(lun_imports *imports)
         *find_entry(&grown, module_name, field_name, old->hash) = *old;
     }
     free(imports->entries);
-    *imports = grown;
+    imports->entries = grown.entries;
+    imports->capacity = grown.capacity;
     return true;
 }
 
@@ -350,6 +382,7 @@ static char *copy_name(import_name name)
 static lun_status add_import(lun_imports *imports, import_name module_name, import_name field_name,
                              lun_extern value, lun_error *error)
 {
+    imports_forget_caches(imports);
     if ((imports->count + 1) * 2 > imports->capacity && !imports_rehash(imports))
         return lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
     uint64_t hash = name_hash(module_name, field_name);
@@ -474,18 +507,63 @@ static bool limits_match(uint64_t size, uint64_t max, const wasm_limits *wanted)
     return max != UINT32_MAX && max <= wanted->max;
 }
 
-static lun_status link_imports(lun_instance *instance, const lun_imports *imports, lun_error *error)
+static const import_cache *find_cache(const lun_imports *imports, const lun_module *module)
+{
+    import_cache *cache = atomic_load_explicit(&imports->caches, memory_order_acquire);
+    for (; cache != NULL; cache = cache->next)
+        if (cache->module == module) return cache;
+    return NULL;
+}
+
+/* Keeps the externs found for every import of `module` (best effort: out
+ * of memory or a full cache keeps nothing). */
+static void remember_imports(const lun_imports *imports, lun_module *module,
+                             const lun_extern *values)
+{
+    lun_imports *set = (lun_imports *)imports; /* the cache is not part of its value */
+    if (atomic_fetch_add(&set->cache_count, 1) >= IMPORT_CACHE_MAX) {
+        atomic_fetch_sub(&set->cache_count, 1);
+        return;
+    }
+    import_cache *cache = malloc(sizeof *cache + module->import_count * sizeof *values);
+    if (cache == NULL) {
+        atomic_fetch_sub(&set->cache_count, 1);
+        return;
+    }
+    cache->module = lun_module_retain(module);
+    memcpy(cache->values, values, module->import_count * sizeof *values);
+    cache->next = atomic_load_explicit(&set->caches, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&set->caches, &cache->next, cache,
+                                                  memory_order_release, memory_order_relaxed)) {
+    }
+}
+
+/* Finds every import of the module by name; keeps the result for the next
+ * instantiation against the same set. */
+static lun_status resolve_imports(lun_module *module, const lun_imports *imports,
+                                  lun_extern *values, lun_error *error)
+{
+    for (uint32_t i = 0; i < module->import_count; i++) {
+        const wasm_import *import = &module->imports[i];
+        import_name module_key = {import->module_name, import->module_name_length};
+        import_name field_key = {import->field_name, import->field_name_length};
+        if (imports == NULL || !find_import(imports, module_key, field_key, &values[i]))
+            return lun_error_set(error, LUN_ERR_LINK, "unknown import %s.%s (a %s)",
+                                 import->module_name, import->field_name, kind_name(import->kind));
+    }
+    remember_imports(imports, module, values);
+    return LUN_OK;
+}
+
+/* Types and limits are checked at every instantiation: a memory or a table
+ * may have grown since the last one. */
+static lun_status check_imports(lun_instance *instance, const lun_extern *values, lun_error *error)
 {
     const lun_module *module = instance->module;
     uint32_t functions = 0, tables = 0, globals = 0;
     for (uint32_t i = 0; i < module->import_count; i++) {
         const wasm_import *import = &module->imports[i];
-        lun_extern value;
-        import_name module_key = {import->module_name, import->module_name_length};
-        import_name field_key = {import->field_name, import->field_name_length};
-        if (imports == NULL || !find_import(imports, module_key, field_key, &value))
-            return lun_error_set(error, LUN_ERR_LINK, "unknown import %s.%s (a %s)",
-                                 import->module_name, import->field_name, kind_name(import->kind));
+        lun_extern value = values[i];
         bool ok = value.kind == import->kind;
         if (ok) {
             switch (import->kind) {
@@ -518,6 +596,20 @@ static lun_status link_imports(lun_instance *instance, const lun_imports *import
                                  import->module_name, import->field_name, kind_name(import->kind));
     }
     return LUN_OK;
+}
+
+static lun_status link_imports(lun_instance *instance, const lun_imports *imports, lun_error *error)
+{
+    lun_module *module = instance->module;
+    if (module->import_count == 0) return LUN_OK;
+    const import_cache *cache = imports != NULL ? find_cache(imports, module) : NULL;
+    if (cache != NULL) return check_imports(instance, cache->values, error);
+    lun_extern *values = malloc(module->import_count * sizeof *values);
+    if (values == NULL) return lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
+    lun_status status = resolve_imports(module, imports, values, error);
+    if (status == LUN_OK) status = check_imports(instance, values, error);
+    free(values);
+    return status;
 }
 
 /* ---- instantiation ----------------------------------------------------- */
@@ -560,6 +652,56 @@ static bool const_value(lun_instance *instance, const wasm_const_expr *expr, uin
     }
 }
 
+/* The instance and the arrays whose sizes the module fixes, in one block:
+ * spawning a process costs one allocation for them instead of ten. */
+typedef struct instance_layout {
+    size_t functions, tables, own_tables, globals, own_globals, own_memory;
+    size_t element_dropped, data_dropped, total;
+} instance_layout;
+
+static size_t layout_add(size_t *total, size_t count, size_t size)
+{
+    size_t offset = *total;
+    size_t align = _Alignof(max_align_t);
+    *total += (count * size + align - 1) / align * align;
+    return offset;
+}
+
+static instance_layout layout_of(const lun_module *m)
+{
+    instance_layout l;
+    size_t total = 0;
+    layout_add(&total, 1, sizeof(lun_instance));
+    l.functions = layout_add(&total, m->total_function_count, sizeof(lun_func *));
+    l.tables =
+        layout_add(&total, (size_t)m->imported_table_count + m->table_count, sizeof(lun_table *));
+    l.own_tables = layout_add(&total, m->table_count, sizeof(lun_table));
+    l.globals =
+        layout_add(&total, (size_t)m->imported_global_count + m->global_count, sizeof(uint64_t *));
+    l.own_globals = layout_add(&total, m->global_count, sizeof(lun_global));
+    l.own_memory = layout_add(&total, m->memory_count > 0 ? 1 : 0, sizeof(lun_memory));
+    l.element_dropped = layout_add(&total, m->element_count, sizeof(bool));
+    l.data_dropped = layout_add(&total, m->data_segment_count, sizeof(bool));
+    l.total = total;
+    return l;
+}
+
+static lun_instance *instance_allocate(const lun_module *m)
+{
+    instance_layout l = layout_of(m);
+    char *block = calloc(1, l.total);
+    if (block == NULL) return NULL;
+    lun_instance *in = (lun_instance *)block;
+    in->functions = (lun_func **)(block + l.functions);
+    in->tables = (lun_table **)(block + l.tables);
+    in->own_tables = (lun_table *)(block + l.own_tables);
+    in->globals = (uint64_t **)(block + l.globals);
+    in->own_globals = (lun_global *)(block + l.own_globals);
+    in->element_dropped = (bool *)(block + l.element_dropped);
+    in->data_dropped = (bool *)(block + l.data_dropped);
+    return in;
+}
+
 static lun_status build_objects(lun_instance *instance, lun_error *error)
 {
     const lun_module *m = instance->module;
@@ -576,12 +718,10 @@ static lun_status build_objects(lun_instance *instance, lun_error *error)
         uint64_t max = limits->has_max ? limits->max : WASM_MAX_PAGES;
         uint64_t cap = instance->config.max_memory_bytes;
         if (cap != 0 && cap / WASM_PAGE_SIZE < max) max = cap / WASM_PAGE_SIZE;
-        instance->own_memory = calloc(1, sizeof *instance->own_memory);
-        if (instance->own_memory == NULL)
-            return lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
-        lun_status status =
-            wasm_memory_init(instance->own_memory, limits->min, (uint32_t)max, error);
+        lun_memory *memory = (lun_memory *)((char *)instance + layout_of(m).own_memory);
+        lun_status status = wasm_memory_init(memory, limits->min, (uint32_t)max, error);
         if (status != LUN_OK) return status;
+        instance->own_memory = memory;
         instance->own_memory->declared_max_pages = limits->has_max ? limits->max : UINT32_MAX;
         instance->memory = instance->own_memory;
     }
@@ -666,33 +806,16 @@ static void instance_destroy(lun_instance *instance)
     if (instance->own_tables != NULL)
         for (uint32_t i = 0; i < m->table_count; i++)
             free(instance->own_tables[i].elements);
-    if (instance->own_memory != NULL) {
-        wasm_memory_release(instance->own_memory);
-        free(instance->own_memory);
-    }
-    if (instance->functions != NULL)
-        for (uint32_t i = m->imported_function_count; i < m->total_function_count; i++)
-            free(instance->functions[i]);
-    free(instance->functions);
-    free(instance->tables);
-    free(instance->own_tables);
-    free(instance->globals);
-    free(instance->own_globals);
-    free(instance->element_dropped);
-    free(instance->data_dropped);
+    if (instance->own_memory != NULL) wasm_memory_release(instance->own_memory);
+    for (uint32_t i = m->imported_function_count; i < m->total_function_count; i++)
+        free(instance->functions[i]);
+    /* The arrays of the index spaces live in the instance's own block. */
     free(instance->stack);
     free(instance->frames);
     if (instance->guest != NULL) free(instance->guest->barriers);
     free(instance->guest);
     lun_module_free(instance->module);
     free(instance);
-}
-
-static void *alloc_array(size_t count, size_t size, bool *failed)
-{
-    void *array = calloc(count ? count : 1, size);
-    if (array == NULL) *failed = true;
-    return array;
 }
 
 lun_status lun_instantiate(lun_module *module, const lun_imports *imports,
@@ -702,24 +825,12 @@ lun_status lun_instantiate(lun_module *module, const lun_imports *imports,
     if (module == NULL || instance == NULL)
         return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "no module");
     *instance = NULL;
-    lun_instance *in = calloc(1, sizeof *in);
+    const lun_module *m = module;
+    lun_instance *in = instance_allocate(m);
     if (in == NULL) return lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
     in->module = lun_module_retain(module);
     if (config) in->config = *config;
-    const lun_module *m = module;
-    bool failed = false;
-    in->functions = alloc_array(m->total_function_count, sizeof *in->functions, &failed);
-    in->tables =
-        alloc_array((size_t)m->imported_table_count + m->table_count, sizeof *in->tables, &failed);
-    in->own_tables = alloc_array(m->table_count, sizeof *in->own_tables, &failed);
-    in->globals = alloc_array((size_t)m->imported_global_count + m->global_count,
-                              sizeof *in->globals, &failed);
-    in->own_globals = alloc_array(m->global_count, sizeof *in->own_globals, &failed);
-    in->element_dropped = alloc_array(m->element_count, sizeof(bool), &failed);
-    in->data_dropped = alloc_array(m->data_segment_count, sizeof(bool), &failed);
-    lun_status status = LUN_OK;
-    if (failed) status = lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
-    if (status == LUN_OK) status = link_imports(in, imports, error);
+    lun_status status = link_imports(in, imports, error);
     if (status == LUN_OK) status = build_objects(in, error);
     if (status != LUN_OK) {
         instance_destroy(in);

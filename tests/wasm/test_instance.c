@@ -85,6 +85,30 @@ static void test_cross_instance_calls(void **state)
     assert_non_null(strstr(error.message, "undefined element"));
 }
 
+/* Instantiating the same module against the same import set again links
+ * from a cache of the look-ups; changing the set must be seen at once. */
+static void test_import_cache_follows_changes(void **state)
+{
+    linked *l = *state;
+    lun_instance *again = NULL, *other_provider = NULL, *relinked = NULL;
+    assert_int_equal(lun_instantiate(l->consumer_module, l->imports, NULL, &again, NULL), LUN_OK);
+    assert_int_equal(call_i32(again, "call_peek", NULL, 0), 42);
+    assert_int_equal(lun_instantiate(l->provider_module, NULL, NULL, &other_provider, NULL),
+                     LUN_OK);
+    lun_memory_data(lun_instance_memory(other_provider))[0] = 99;
+    assert_int_equal(lun_imports_add_instance(l->imports, "provider", other_provider, NULL),
+                     LUN_OK);
+    assert_int_equal(lun_instantiate(l->consumer_module, l->imports, NULL, &relinked, NULL),
+                     LUN_OK);
+    assert_int_equal(call_i32(relinked, "call_peek", NULL, 0), 99);
+    assert_int_equal(call_i32(again, "call_peek", NULL, 0), 42);
+    lun_instance_free(relinked);
+    lun_instance_free(again);
+    /* The set must not name a freed instance: back to the first provider. */
+    assert_int_equal(lun_imports_add_instance(l->imports, "provider", l->provider, NULL), LUN_OK);
+    lun_instance_free(other_provider);
+}
+
 static void test_shared_global(void **state)
 {
     linked *l = *state;
@@ -210,6 +234,45 @@ static void test_many_instances(void **state)
         lun_instance_free(instances[i]);
     free(instances);
     lun_module_free(module);
+}
+
+/* A released memory chunk is kept mapped and handed to the next instance:
+ * everything the last owner wrote must read as zero again, apart from the
+ * new instance's data segment. */
+static void test_reused_memory_is_zero(void **state)
+{
+    (void)state;
+    lun_module *module = load_test_module("small");
+    assert_non_null(module);
+    lun_instance *instance = NULL;
+    assert_int_equal(lun_instantiate(module, NULL, NULL, &instance, NULL), LUN_OK);
+    uint8_t *first = lun_memory_data(lun_instance_memory(instance));
+    size_t size = lun_memory_size(lun_instance_memory(instance));
+    assert_int_equal(size, 65536);
+    memset(first, 0xab, size);
+    lun_instance_free(instance);
+
+    assert_int_equal(lun_instantiate(module, NULL, NULL, &instance, NULL), LUN_OK);
+    uint8_t *second = lun_memory_data(lun_instance_memory(instance));
+    /* The same chunk, or this test checks nothing. */
+    assert_ptr_equal(second, first);
+    assert_int_equal(second[0], 0x11);
+    for (size_t i = 1; i < size; i++)
+        if (second[i] != 0) fail_msg("byte %zu of a reused memory is %#x", i, second[i]);
+    lun_instance_free(instance);
+    lun_module_free(module);
+
+    /* The same for a memory of the host's, of another size class. */
+    lun_memory *memory = NULL;
+    assert_int_equal(lun_memory_new(2, 2, &memory, NULL), LUN_OK);
+    first = lun_memory_data(memory);
+    memset(first, 0xcd, lun_memory_size(memory));
+    lun_memory_free(memory);
+    assert_int_equal(lun_memory_new(2, 2, &memory, NULL), LUN_OK);
+    assert_ptr_equal(lun_memory_data(memory), first);
+    for (size_t i = 0; i < lun_memory_size(memory); i++)
+        if (lun_memory_data(memory)[i] != 0) fail_msg("byte %zu of a reused memory is not 0", i);
+    lun_memory_free(memory);
 }
 
 static void test_exports(void **state)
@@ -368,10 +431,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cross_instance_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_global, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_cache_follows_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segment_trap_keeps_earlier_segments, setup, teardown),
         cmocka_unit_test(test_host_objects),
         cmocka_unit_test(test_many_instances),
+        cmocka_unit_test(test_reused_memory_is_zero),
         cmocka_unit_test_setup_teardown(test_exports, setup, teardown),
         cmocka_unit_test(test_names_with_nul),
         cmocka_unit_test_setup_teardown(test_start_func, setup, teardown),
