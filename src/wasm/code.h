@@ -123,12 +123,22 @@
     X(f64_mul_add_mem) X(f64_mul_sub_mem) X(f64_mul_add_mem_store) X(f64_mul_sub_mem_store) \
     /* fused: m +/- x * y, m loaded from address + offset: [dst][x|y][address|offset]; \
        then stored too: ...[address|offset] */ \
-    X(f64_mul_add_amem) X(f64_mul_sub_amem) X(f64_mul_add_amem_store) X(f64_mul_sub_amem_store)
+    X(f64_mul_add_amem) X(f64_mul_sub_amem) X(f64_mul_add_amem_store) X(f64_mul_sub_amem_store) \
+    /* fused: mem[t] = m +/- x * v, m loaded from s1 = p1 + q1 (written to set1) + offset1, v from \
+       s2 = p2 + q2 (written to set2) + offset2, t read after set1 is written, before set2: \
+       [dst][p1|q1][set1|offset1][x|p2][q2|set2][offset2|t][t offset] */ \
+    X(f64_mul_add_mem2_store) X(f64_mul_sub_mem2_store) \
+    /* fused: a store, then local = a + b (i32; a loop's pointer step): [local][a|b][address|value][offset] */ \
+    X(i32_store8_then_add) X(i32_store_then_add) X(i64_store_then_add)
 // clang-format on
 
 #define WASM_OP_ENUM(name) WASM_OP_##name,
 typedef enum wasm_internal_op { WASM_INTERNAL_OPS(WASM_OP_ENUM) WASM_OP_COUNT } wasm_internal_op;
 #undef WASM_OP_ENUM
+
+/* Inits of at most this many slots are padded with zeros to this many when
+ * the frame has room (see wasm_code.init_count). */
+enum { WASM_INIT_BLOCK = 8 };
 
 /* The most parameters and locals a function may have here. */
 enum { WASM_LOCAL_SLOT_LIMIT = 1 << 20 };
@@ -142,7 +152,7 @@ typedef struct wasm_code {
     uint32_t const_count;
     uint32_t frame_size; /* slots: locals, constants, deepest operand stack */
     uint64_t *init;      /* declared locals (zeros) then constants: frame_size-independent */
-    uint32_t init_count; /* local_count - param_count + const_count */
+    uint32_t init_count; /* local_count - param_count + const_count, or WASM_INIT_BLOCK */
     uint64_t *cells;
     size_t cell_count;
 } wasm_code;

@@ -85,9 +85,15 @@ typedef struct compiler {
     uint32_t loop_depth;
     uint32_t param_count;
     uint8_t *written;
-    /* The instruction just before the last one, while contiguous with it. */
+    /* The instruction just before the last one, while contiguous with it,
+     * and the one before that, while contiguous with both. */
     size_t prev_start, prev_end;
     int prev_op;
+    size_t before_start, before_end;
+    int before_op;
+    /* The last plain store, while nothing was emitted after it. */
+    size_t store_start, store_end;
+    int store_op;
 } compiler;
 
 /* ---- buffers ----------------------------------------------------------- */
@@ -226,6 +232,8 @@ static void forget_last(compiler *c)
 {
     c->last_end = SIZE_MAX;
     c->prev_end = SIZE_MAX;
+    c->before_end = SIZE_MAX;
+    c->store_end = SIZE_MAX;
 }
 
 /* Copies a lazy entry to its home slot. */
@@ -293,11 +301,15 @@ static uint32_t const_slot(compiler *c, uint64_t bits)
 static void note_last(compiler *c, size_t start, int op, uint32_t a, uint32_t b)
 {
     if (c->last_end == start) {
+        c->before_start = c->prev_start;
+        c->before_end = c->prev_end == c->last_start ? c->prev_end : SIZE_MAX;
+        c->before_op = c->prev_op;
         c->prev_start = c->last_start;
         c->prev_end = c->last_end;
         c->prev_op = c->last_op;
     } else if (c->prev_end != start) {
         c->prev_end = SIZE_MAX;
+        c->before_end = SIZE_MAX;
     }
     c->last_start = start;
     c->last_end = c->cell_count;
@@ -360,6 +372,11 @@ static bool fuse_multiply_load(compiler *c, int fused, uint32_t x, uint32_t y)
     if (c->failed) return false;
     int memory_form =
         fused == WASM_OP_f64_mul_add ? WASM_OP_f64_mul_add_mem : WASM_OP_f64_mul_sub_mem;
+    /* The instruction before the load (the addend's load, in matmul) stays
+     * just before the fused one: a store may join them (fuse_store_two_loads). */
+    bool keep_before = c->before_end == c->prev_start;
+    size_t before_start = c->before_start;
+    int before_op = c->before_op;
     c->cell_count = c->prev_start;
     pop(c);
     uint32_t a = pop(c);
@@ -370,6 +387,12 @@ static bool fuse_multiply_load(compiler *c, int fused, uint32_t x, uint32_t y)
     emit_cell(c, pair(set, offset));
     c->last_end = SIZE_MAX;
     c->prev_end = SIZE_MAX;
+    c->before_end = SIZE_MAX;
+    if (keep_before) {
+        c->prev_start = before_start;
+        c->prev_end = start;
+        c->prev_op = before_op;
+    }
     note_last(c, start, memory_form, 0, 0);
     return true;
 }
@@ -406,6 +429,32 @@ static bool fuse_multiply_addend_load(compiler *c, int fused, uint32_t x, uint32
     return true;
 }
 
+/* m + t * y and m - t * y where m was loaded just before t = u * v, a
+ * multiply: the load moves past that multiply (which cannot trap, and reads
+ * and writes neither m nor the address) into the fused instruction, as in
+ * fuse_multiply_addend_load. */
+static bool fuse_multiply_earlier_addend_load(compiler *c, int fused, uint32_t x, uint32_t y)
+{
+    if (fused != WASM_OP_f64_mul_add && fused != WASM_OP_f64_mul_sub) return false;
+    if (c->prev_end != c->last_start || c->prev_op != WASM_OP_f64_mul) return false;
+    if (c->before_end != c->prev_start || c->before_op != WASM_OP_i64_load) return false;
+    uint32_t loaded = (uint32_t)(c->cells[c->before_start] >> 32);
+    uint32_t product = (uint32_t)(c->cells[c->prev_start] >> 32);
+    if (loaded != home(c, c->height - 2) || c->stack[c->height - 2] != loaded) return false;
+    if (x == loaded || y == loaded) return false;
+    uint64_t product_operands = c->cells[c->prev_start + 1];
+    if ((uint32_t)product_operands == loaded || (uint32_t)(product_operands >> 32) == loaded)
+        return false;
+    uint64_t load_operands = c->cells[c->before_start + 1];
+    uint32_t address = (uint32_t)load_operands;
+    if (address == product || address == home(c, c->height - 1)) return false;
+    size_t product_size = c->prev_end - c->prev_start;
+    memmove(c->cells + c->before_start, c->cells + c->prev_start, product_size * sizeof *c->cells);
+    c->cell_count = c->before_start + product_size;
+    emit_multiply_load_below(c, fused, x, y, load_operands);
+    return true;
+}
+
 /* a + x * y and a - x * y where x * y was the last instruction. */
 static bool fuse_multiply(compiler *c, int op)
 {
@@ -422,7 +471,8 @@ static bool fuse_multiply(compiler *c, int op)
         return false;
     if (!last_is_top(c) || c->height < 2) return false;
     uint32_t x = c->last_a, y = c->last_b;
-    if (fuse_multiply_load(c, fused, x, y) || fuse_multiply_addend_load(c, fused, x, y))
+    if (fuse_multiply_load(c, fused, x, y) || fuse_multiply_addend_load(c, fused, x, y) ||
+        fuse_multiply_earlier_addend_load(c, fused, x, y))
         return true;
     c->cell_count = c->last_start;
     pop(c);
@@ -547,6 +597,33 @@ static bool referenced_below(const compiler *c, uint32_t slot, uint32_t height)
     return false;
 }
 
+/* "store; local.set L (i32.add a b)" (a loop's pointer step after its
+ * store): one instruction that stores, then adds into L. */
+static bool fuse_store_then_add(compiler *c, uint32_t local, uint32_t top)
+{
+    if (!last_is_top(c) || c->last_op != WASM_OP_i32_add || c->store_end != c->last_start)
+        return false;
+    if (referenced_below(c, local, top)) return false;
+    int fused;
+    switch (c->store_op) {
+    case WASM_OP_i32_store8: fused = WASM_OP_i32_store8_then_add; break;
+    case WASM_OP_i32_store: fused = WASM_OP_i32_store_then_add; break;
+    case WASM_OP_i64_store: fused = WASM_OP_i64_store_then_add; break;
+    default: return false;
+    }
+    uint32_t address = (uint32_t)(c->cells[c->store_start] >> 32);
+    uint64_t store_operands = c->cells[c->store_start + 1];
+    uint64_t sum_operands = c->cells[c->last_start + 1];
+    c->cell_count = c->store_start;
+    emit_op(c, fused, local);
+    emit_cell(c, sum_operands);
+    emit_cell(c, pair(address, (uint32_t)store_operands));
+    emit_cell(c, store_operands >> 32);
+    forget_last(c);
+    c->height--;
+    return true;
+}
+
 static void set_local(compiler *c, uint32_t local, bool tee)
 {
     if (local >= c->local_count) {
@@ -563,10 +640,14 @@ static void set_local(compiler *c, uint32_t local, bool tee)
         }
     }
     if (c->written) c->written[local] = 1;
+    if (!tee && fuse_store_then_add(c, local, top)) return;
     if (last_is_top(c) && !referenced_below(c, local, top)) {
         /* Redirect the last instruction's result into the local. */
         c->cells[c->last_start] = pair((uint32_t)c->cells[c->last_start], local);
         /* It may still start a fused add-compare-branch. */
+        c->before_start = c->prev_start;
+        c->before_end = c->prev_end == c->last_start ? c->prev_end : SIZE_MAX;
+        c->before_op = c->prev_op;
         c->prev_start = c->last_start;
         c->prev_end = c->last_end;
         c->prev_op = c->last_op;
@@ -1158,6 +1239,64 @@ static int fused_store(int producer, int store_op)
     return -1;
 }
 
+/* The address of an f64 load as p + q (a 32-bit sum written to slot set) +
+ * offset; set is the loaded slot itself when the load wrote no local. */
+static bool load_address(compiler *c, size_t start, int load, uint32_t *p, uint32_t *q,
+                         uint32_t *set, uint32_t *offset)
+{
+    uint32_t loaded = (uint32_t)(c->cells[start] >> 32);
+    uint64_t operands = c->cells[start + 1];
+    *p = (uint32_t)operands;
+    if (load == WASM_OP_i64_load) {
+        *q = const_slot(c, 0);
+        *set = loaded;
+        *offset = (uint32_t)(operands >> 32);
+        return !c->failed;
+    }
+    if (load != WASM_OP_i64_load_add && load != WASM_OP_i64_load_add_set) return false;
+    *q = (uint32_t)(operands >> 32);
+    uint64_t last = c->cells[start + 2];
+    *set = load == WASM_OP_i64_load_add_set ? (uint32_t)last : loaded;
+    *offset = load == WASM_OP_i64_load_add_set ? (uint32_t)(last >> 32) : (uint32_t)last;
+    return true;
+}
+
+/* mem[t] = m +/- x * mem[p2 + q2] where m was loaded just before (matmul's
+ * product[i][j] += factor * right[k][j]): one instruction that runs both
+ * loads, the multiply-add and the store in the original order (each sum is
+ * written to its slot before the operands after it are read). */
+static bool fuse_store_two_loads(compiler *c, int op, uint32_t offset)
+{
+    if (op != WASM_OP_i64_store || !last_is_top(c) || c->height < 2) return false;
+    int producer = c->last_op;
+    if (producer != WASM_OP_f64_mul_add_mem && producer != WASM_OP_f64_mul_sub_mem) return false;
+    if (c->prev_end != c->last_start) return false;
+    uint32_t value = c->stack[c->height - 1];
+    uint32_t loaded = (uint32_t)(c->cells[c->prev_start] >> 32);
+    uint64_t operands = c->cells[c->last_start + 1];
+    uint64_t memory_cells[2] = {c->cells[c->last_start + 2], c->cells[c->last_start + 3]};
+    uint32_t set2 = (uint32_t)memory_cells[1];
+    if ((uint32_t)(c->cells[c->last_start] >> 32) != value || (uint32_t)operands != value ||
+        loaded != value || c->stack[c->height - 2] == value || set2 == value)
+        return false;
+    uint32_t p, q, set, load_offset;
+    if (!load_address(c, c->prev_start, c->prev_op, &p, &q, &set, &load_offset)) return false;
+    int fused = producer == WASM_OP_f64_mul_add_mem ? WASM_OP_f64_mul_add_mem2_store
+                                                    : WASM_OP_f64_mul_sub_mem2_store;
+    c->cell_count = c->prev_start;
+    c->height--;
+    uint32_t address = pop(c);
+    emit_op(c, fused, value);
+    emit_cell(c, pair(p, q));
+    emit_cell(c, pair(set, load_offset));
+    emit_cell(c, pair((uint32_t)(operands >> 32), (uint32_t)memory_cells[0]));
+    emit_cell(c, pair((uint32_t)(memory_cells[0] >> 32), set2));
+    emit_cell(c, pair((uint32_t)(memory_cells[1] >> 32), address));
+    emit_cell(c, offset);
+    forget_last(c);
+    return true;
+}
+
 /* A store of the value the instruction just emitted computed (into the
  * top's home slot, or into a local by local.tee / local.set + local.get):
  * that instruction also stores, keeping its write to dst (a local may need
@@ -1220,13 +1359,16 @@ static void compile_memory_access(compiler *c, int op, bool store)
     read_u32(c); /* alignment: only a hint */
     uint32_t offset = read_u32(c);
     if (c->unreachable) return;
-    if (store && fuse_store(c, op, offset)) return;
+    if (store && (fuse_store_two_loads(c, op, offset) || fuse_store(c, op, offset))) return;
     if (store) {
         uint32_t value = pop(c);
         uint32_t address = pop(c);
-        emit_op(c, op, address);
+        size_t start = emit_op(c, op, address);
         emit_cell(c, pair(value, offset));
         forget_last(c);
+        c->store_start = start;
+        c->store_end = c->cell_count;
+        c->store_op = op;
     } else if (fused_load_set(op) >= 0 && c->prev_end == c->cell_count &&
                c->prev_op == WASM_OP_i32_add && c->height > 0 &&
                c->stack[c->height - 1] == (uint32_t)(c->cells[c->prev_start] >> 32)) {
@@ -1235,6 +1377,9 @@ static void compile_memory_access(compiler *c, int op, bool store)
         int fused = fused_load_set(op);
         uint32_t local = (uint32_t)(c->cells[c->prev_start] >> 32);
         uint64_t operands = c->cells[c->prev_start + 1];
+        /* The instruction before the add stays just before the load (for
+         * fuse_store_two_loads). */
+        bool keep_before = c->before_end == c->prev_start;
         c->cell_count = c->prev_start;
         pop(c);
         uint32_t dst = push_home(c);
@@ -1243,6 +1388,12 @@ static void compile_memory_access(compiler *c, int op, bool store)
         emit_cell(c, pair(local, offset));
         c->last_end = SIZE_MAX;
         c->prev_end = SIZE_MAX;
+        if (keep_before) {
+            c->prev_start = c->before_start;
+            c->prev_end = start;
+            c->prev_op = c->before_op;
+        }
+        c->before_end = SIZE_MAX;
         note_last(c, start, fused, 0, 0);
     } else if (last_is_top(c) && c->last_op == WASM_OP_i32_add && fused_load(op) >= 0) {
         /* The address was computed by the last instruction: add and load at once. */
@@ -1657,6 +1808,11 @@ static wasm_code *compile_function(compiler *c, uint32_t index)
     uint64_t frame = stack_base + c->max_height + 1;
     wasm_code *code = calloc(1, sizeof *code);
     uint32_t init_count = c->local_count - type->param_count + const_count;
+    /* A short init is copied as WASM_INIT_BLOCK slots at once when the
+     * frame has room (one predictable branch per call instead of a jump
+     * table): the slots past it are scratch or stack, written before read. */
+    if (init_count <= WASM_INIT_BLOCK && type->param_count + WASM_INIT_BLOCK <= frame)
+        init_count = WASM_INIT_BLOCK;
     uint64_t *init = calloc(init_count + 1, sizeof *init);
     uint64_t *cells = malloc(c->cell_count * sizeof *cells);
     if (code == NULL || init == NULL || cells == NULL || frame > UINT32_MAX) {

@@ -509,19 +509,22 @@ enter_wasm : {
     {
         uint64_t *locals = new_fp + callee_code->param_count;
         const uint64_t *init = callee_code->init;
-        /* Usually a handful of slots: no call to memcpy. */
-        switch (callee_code->init_count) {
-        default: memcpy(locals, init, callee_code->init_count * sizeof *locals); break;
-        case 8: locals[7] = init[7]; __attribute__((fallthrough));
-        case 7: locals[6] = init[6]; __attribute__((fallthrough));
-        case 6: locals[5] = init[5]; __attribute__((fallthrough));
-        case 5: locals[4] = init[4]; __attribute__((fallthrough));
-        case 4: locals[3] = init[3]; __attribute__((fallthrough));
-        case 3: locals[2] = init[2]; __attribute__((fallthrough));
-        case 2: locals[1] = init[1]; __attribute__((fallthrough));
-        case 1: locals[0] = init[0]; __attribute__((fallthrough));
-        case 0: break;
-        }
+        /* Usually one padded block of slots (an inline copy) or a handful. */
+        if (__builtin_expect(callee_code->init_count == WASM_INIT_BLOCK, 1))
+            memcpy(locals, init, WASM_INIT_BLOCK * sizeof *locals);
+        else
+            switch (callee_code->init_count) {
+            default: memcpy(locals, init, callee_code->init_count * sizeof *locals); break;
+            case 8: locals[7] = init[7]; __attribute__((fallthrough));
+            case 7: locals[6] = init[6]; __attribute__((fallthrough));
+            case 6: locals[5] = init[5]; __attribute__((fallthrough));
+            case 5: locals[4] = init[4]; __attribute__((fallthrough));
+            case 4: locals[3] = init[3]; __attribute__((fallthrough));
+            case 3: locals[2] = init[2]; __attribute__((fallthrough));
+            case 2: locals[1] = init[1]; __attribute__((fallthrough));
+            case 1: locals[0] = init[0]; __attribute__((fallthrough));
+            case 0: break;
+            }
     }
     fp = new_fp;
     pc = callee_code->cells;
@@ -628,13 +631,13 @@ do_return : {
     frame_top--;
     pc = frame_top->return_pc;
     fp = stack + frame_top->return_fp;
+    /* A callee of this instance that grew the memory reloaded it itself
+     * (memory.grow, host calls and barriers reload the context); another
+     * instance may have grown a memory it shares with this one. */
     if (frame_top->return_instance != current) {
         current = frame_top->return_instance;
-        globals = current->globals;
+        LOAD_CONTEXT();
     }
-    /* The callee may have grown the memory. */
-    memory = current->exec_memory->data;
-    memory_size = current->exec_memory->size;
     DISPATCH();
 }
 
@@ -796,6 +799,21 @@ L_memory_fill : {
     STORE(i32_store8, uint8_t)
     STORE(i32_store16, uint16_t)
 #undef STORE
+#define STORE_THEN_ADD(name, type)                                                                 \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        uint64_t address = (uint64_t)(uint32_t)fp[LOW2] + (uint32_t)pc[3];                         \
+        if (__builtin_expect(address + sizeof(type) > memory_size, 0))                             \
+            TRAP("out of bounds memory access");                                                   \
+        type value = (type)fp[HIGH2];                                                              \
+        memcpy(memory + address, &value, sizeof value);                                            \
+        fp[X] = (uint32_t)(fp[LOW1] + fp[HIGH1]);                                                  \
+        NEXT(4);                                                                                   \
+    }
+    STORE_THEN_ADD(i32_store8_then_add, uint8_t)
+    STORE_THEN_ADD(i32_store_then_add, uint32_t)
+    STORE_THEN_ADD(i64_store_then_add, uint64_t)
+#undef STORE_THEN_ADD
 
     /* ---- numbers ---- */
 #define UNARY(name, type, expr)                                                                    \
@@ -1200,6 +1218,34 @@ L_f64_mul_sub:
     MUL_ADD_AMEM(f64_mul_add_amem_store, +, 4, true)
     MUL_ADD_AMEM(f64_mul_sub_amem_store, -, 4, true)
 #undef MUL_ADD_AMEM
+#define MUL_ADD_MEM2(name, op)                                                                     \
+    L_##name:                                                                                      \
+    {                                                                                              \
+        uint32_t sum = (uint32_t)(fp[LOW1] + fp[HIGH1]);                                           \
+        fp[LOW2] = sum;                                                                            \
+        uint64_t address = (uint64_t)sum + HIGH2;                                                  \
+        if (__builtin_expect(address + sizeof(uint64_t) > memory_size, 0))                         \
+            TRAP("out of bounds memory access");                                                   \
+        uint64_t addend;                                                                           \
+        memcpy(&addend, memory + address, sizeof addend);                                          \
+        uint64_t target = (uint64_t)(uint32_t)fp[(uint32_t)(pc[5] >> 32)] + (uint32_t)pc[6];       \
+        sum = (uint32_t)(fp[HIGH3] + fp[(uint32_t)pc[4]]);                                         \
+        fp[(uint32_t)(pc[4] >> 32)] = sum;                                                         \
+        address = (uint64_t)sum + (uint32_t)pc[5];                                                 \
+        if (__builtin_expect(address + sizeof(uint64_t) > memory_size, 0))                         \
+            TRAP("out of bounds memory access");                                                   \
+        uint64_t loaded;                                                                           \
+        memcpy(&loaded, memory + address, sizeof loaded);                                          \
+        uint64_t result = slot_of_f64(f64_of(addend) op f64_of(fp[LOW3]) * f64_of(loaded));        \
+        fp[X] = result;                                                                            \
+        if (__builtin_expect(target + sizeof(uint64_t) > memory_size, 0))                          \
+            TRAP("out of bounds memory access");                                                   \
+        memcpy(memory + target, &result, sizeof result);                                           \
+        NEXT(7);                                                                                   \
+    }
+    MUL_ADD_MEM2(f64_mul_add_mem2_store, +)
+    MUL_ADD_MEM2(f64_mul_sub_mem2_store, -)
+#undef MUL_ADD_MEM2
 #undef LOW3
 #undef HIGH3
 

@@ -313,6 +313,17 @@ static void test_memory_grow(void **state)
     assert_int_equal(lun_memory_size(lun_instance_memory(f->instance)), 301u * 65536);
 }
 
+/* A return does not reload the memory: the callee that grew it did. */
+static void test_memory_grow_in_callee(void **state)
+{
+    fixture *f = *state;
+    lun_value poke[2] = {lun_value_i32(65532), lun_value_i32(0x2468ace0)};
+    assert_int_equal(lun_instance_call(f->instance, "poke", poke, 2, NULL, 0, NULL, NULL), LUN_OK);
+    assert_int_equal(call_i32(f, "grow_then_poke", 300, 300 * 65536, 2), 77);
+    assert_int_equal(call_i32(f, "peek", 300 * 65536, 0, 1), 77);
+    assert_int_equal(call_i32(f, "peek", 65532, 0, 1), 0x2468ace0);
+}
+
 static void test_memory_limit(void **state)
 {
     (void)state;
@@ -492,6 +503,74 @@ static void test_fused_float_memory(void **state)
     lun_value mul_sub[3] = {lun_value_i32(264), lun_value_f64(1000.0), lun_value_f64(2.0)};
     assert_true(call_f64(instance, "mul_sub_mem", mul_sub, 3) == 994.0);
 
+    /* The load before two multiplies moves into the last one. */
+    set[0] = lun_value_i32(512), set[1] = lun_value_f64(100.0);
+    assert_int_equal(lun_instance_call(instance, "set", set, 2, NULL, 0, NULL, NULL), LUN_OK);
+    lun_value chain[4] = {lun_value_i32(512), lun_value_f64(2.0), lun_value_f64(3.0),
+                          lun_value_f64(4.0)};
+    assert_true(call_f64(instance, "load_mul_mul_sub", chain, 4) == 76.0);
+    where = lun_value_i32(512);
+    assert_true(call_f64(instance, "get", &where, 1) == 76.0);
+    lun_value chain_add[3] = {lun_value_i32(504), lun_value_f64(1.5), lun_value_f64(2.0)};
+    assert_true(call_f64(instance, "load_mul_mul_add", chain_add, 3) == 76.0 + 1.5 * 2.0 * 1.5);
+
+    /* Both loads, the multiply-add and the store in one instruction. */
+    set[0] = lun_value_i32(800), set[1] = lun_value_f64(10.0);
+    assert_int_equal(lun_instance_call(instance, "set", set, 2, NULL, 0, NULL, NULL), LUN_OK);
+    set[0] = lun_value_i32(1000), set[1] = lun_value_f64(3.0);
+    assert_int_equal(lun_instance_call(instance, "set", set, 2, NULL, 0, NULL, NULL), LUN_OK);
+    lun_value mem2[5] = {lun_value_i32(2000), lun_value_i32(780), lun_value_i32(980),
+                         lun_value_i32(20), lun_value_f64(2.0)};
+    assert_int_equal(lun_instance_call(instance, "mem2", mem2, 5, &result, 1, NULL, NULL), LUN_OK);
+    assert_int_equal(result.i32, 1800);
+    where = lun_value_i32(2008);
+    assert_true(call_f64(instance, "get", &where, 1) == 4.0);
+    lun_value same[4] = {lun_value_i32(780), lun_value_i32(980), lun_value_i32(20),
+                         lun_value_f64(2.0)};
+    assert_int_equal(lun_instance_call(instance, "mem2_same", same, 4, &result, 1, NULL, NULL),
+                     LUN_OK);
+    assert_int_equal(result.i32, 1800);
+    where = lun_value_i32(800);
+    assert_true(call_f64(instance, "get", &where, 1) == 16.0);
+    lun_value alias[4] = {lun_value_i32(800), lun_value_i32(980), lun_value_i32(20),
+                          lun_value_f64(2.0)};
+    assert_int_equal(lun_instance_call(instance, "mem2_alias", alias, 4, &result, 1, NULL, NULL),
+                     LUN_OK);
+    assert_int_equal(result.i32, 1000);
+    assert_true(call_f64(instance, "get", &where, 1) == 22.0);
+    where = lun_value_i32(1000);
+    assert_true(call_f64(instance, "get", &where, 1) == 3.0);
+
+    /* A store, then a pointer step (32-bit) into a local. */
+    lun_value fill[3] = {lun_value_i32(3000), lun_value_i32(10), lun_value_i32(3)};
+    assert_int_equal(lun_instance_call(instance, "fill_step", fill, 3, &result, 1, NULL, NULL),
+                     LUN_OK);
+    assert_int_equal(result.i32, 3012);
+    for (int32_t byte = 3000; byte < 3014; byte++) {
+        lun_value at = lun_value_i32(byte);
+        assert_int_equal(lun_instance_call(instance, "get_u8", &at, 1, &result, 1, NULL, NULL),
+                         LUN_OK);
+        assert_int_equal(result.i32,
+                         byte == 3001 || byte == 3004 || byte == 3007 || byte == 3010 ? 7 : 0);
+    }
+    lun_value step[3] = {lun_value_i32(100), lun_value_i64(0x1122334455667788),
+                         lun_value_i32(-100)};
+    assert_int_equal(
+        lun_instance_call(instance, "store32_then_add", step, 3, &result, 1, NULL, NULL), LUN_OK);
+    assert_int_equal(result.i32, 0);
+    lun_value at = lun_value_i32(108);
+    assert_int_equal(lun_instance_call(instance, "get_i64", &at, 1, &result, 1, NULL, NULL),
+                     LUN_OK);
+    assert_int_equal(result.i64, 0x55667788);
+    step[0] = lun_value_i32(200), step[2] = lun_value_i32(4);
+    assert_int_equal(
+        lun_instance_call(instance, "store64_then_add", step, 3, &result, 1, NULL, NULL), LUN_OK);
+    assert_int_equal(result.i32, 204);
+    at = lun_value_i32(200);
+    assert_int_equal(lun_instance_call(instance, "get_i64", &at, 1, &result, 1, NULL, NULL),
+                     LUN_OK);
+    assert_int_equal(result.i64, 0x1122334455667788);
+
     /* Out of bounds in the fused load and in the fused store. */
     lun_error error;
     axpy[1] = lun_value_i32(65536);
@@ -501,6 +580,37 @@ static void test_fused_float_memory(void **state)
     mul_add[0] = lun_value_i32(65536 - 8);
     assert_int_equal(
         lun_instance_call(instance, "mul_add_store", mul_add, 4, &result, 1, NULL, &error),
+        LUN_ERR_TRAP);
+    assert_non_null(strstr(error.message, "out of bounds"));
+    chain[0] = lun_value_i32(65536 - 4);
+    assert_int_equal(
+        lun_instance_call(instance, "load_mul_mul_sub", chain, 4, &result, 1, NULL, &error),
+        LUN_ERR_TRAP);
+    assert_non_null(strstr(error.message, "out of bounds"));
+    chain_add[0] = lun_value_i32(65536 - 8);
+    assert_int_equal(
+        lun_instance_call(instance, "load_mul_mul_add", chain_add, 3, &result, 1, NULL, &error),
+        LUN_ERR_TRAP);
+    assert_non_null(strstr(error.message, "out of bounds"));
+    /* Each of the three accesses of the two-load form. */
+    for (int access = 0; access < 3; access++) {
+        lun_value bad[5] = {
+            lun_value_i32(access == 2 ? 65536 - 12 : 0), lun_value_i32(access == 0 ? 65536 : 0),
+            lun_value_i32(access == 1 ? 65536 - 20 : 0), lun_value_i32(16), lun_value_f64(1.0)};
+        assert_int_equal(lun_instance_call(instance, "mem2", bad, 5, &result, 1, NULL, &error),
+                         LUN_ERR_TRAP);
+        assert_non_null(strstr(error.message, "out of bounds"));
+    }
+    fill[0] = lun_value_i32(65530), fill[2] = lun_value_i32(1);
+    assert_int_equal(lun_instance_call(instance, "fill_step", fill, 3, &result, 1, NULL, &error),
+                     LUN_ERR_TRAP);
+    assert_non_null(strstr(error.message, "out of bounds"));
+    at = lun_value_i32(65535);
+    assert_int_equal(lun_instance_call(instance, "get_u8", &at, 1, &result, 1, NULL, NULL), LUN_OK);
+    assert_int_equal(result.i32, 7);
+    step[0] = lun_value_i32(65536 - 4);
+    assert_int_equal(
+        lun_instance_call(instance, "store64_then_add", step, 3, &result, 1, NULL, &error),
         LUN_ERR_TRAP);
     assert_non_null(strstr(error.message, "out of bounds"));
     tee[0] = lun_value_i32(65536 - 4);
@@ -524,6 +634,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fuel_slices, setup, teardown),
         cmocka_unit_test(test_fuel_limit),
         cmocka_unit_test_setup_teardown(test_memory_grow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_grow_in_callee, setup, teardown),
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_host_suspend),
         cmocka_unit_test(test_bad_host_types),

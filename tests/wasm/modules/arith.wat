@@ -68,6 +68,13 @@
     (local.get 1))
   (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
   (func (export "size") (result i32) (memory.size))
+  ;; The callee grows (and moves) the memory; the caller then uses the new
+  ;; pages through the memory it sees after the return.
+  (func $grow_inner (param i32) (result i32) (memory.grow (local.get 0)))
+  (func (export "grow_then_poke") (param $pages i32) (param $address i32) (result i32)
+    (drop (call $grow_inner (local.get $pages)))
+    (i32.store (local.get $address) (i32.const 77))
+    (i32.load (local.get $address)))
   (func (export "poke") (param i32 i32) (i32.store (local.get 0) (local.get 1)))
   (func (export "peek") (param i32) (result i32) (i32.load (local.get 0)))
   ;; Fused by the compiler: a multiply feeding an add (two roundings, never
