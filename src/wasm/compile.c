@@ -1517,6 +1517,19 @@ static void compile_prefixed(compiler *c)
     forget_last(c);
 }
 
+/* Reads a br/br_if label depth; false when the code is unreachable (nothing
+ * to emit) or the depth is out of range (the compiler has failed). */
+static bool read_branch_depth(compiler *c, uint32_t *depth)
+{
+    *depth = read_u32(c);
+    if (c->unreachable) return false;
+    if (*depth >= c->control_count) {
+        fail(c, "bad branch depth");
+        return false;
+    }
+    return true;
+}
+
 /* One instruction; returns true after the function's final end. */
 static bool compile_instruction(compiler *c)
 {
@@ -1535,24 +1548,15 @@ static bool compile_instruction(compiler *c)
     case 0x05: compile_else(c); break;
     case 0x0B: return compile_end(c);
     case 0x0C: {
-        uint32_t depth = read_u32(c);
-        if (c->unreachable) break;
-        if (depth >= c->control_count) {
-            fail(c, "bad branch depth");
-            break;
-        }
+        uint32_t depth;
+        if (!read_branch_depth(c, &depth)) break;
         emit_jump(c, depth);
         become_unreachable(c);
         break;
     }
     case 0x0D: {
-        uint32_t depth = read_u32(c);
-        if (c->unreachable) break;
-        if (depth >= c->control_count) {
-            fail(c, "bad branch depth");
-            break;
-        }
-        compile_br_if(c, depth);
+        uint32_t depth;
+        if (read_branch_depth(c, &depth)) compile_br_if(c, depth);
         break;
     }
     case 0x0E:
