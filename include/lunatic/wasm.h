@@ -188,8 +188,15 @@ lun_status lun_global_new(lun_value value, bool mutable_, lun_global **global, l
 void lun_global_free(lun_global *global);
 
 lun_value lun_global_get(const lun_global *global);
-uint8_t *lun_memory_data(lun_memory *memory);     /* valid until the memory grows */
 size_t lun_memory_size(const lun_memory *memory); /* in bytes */
+/* The bytes [offset, offset + length) of the memory, for reading and
+ * writing, or NULL when they are not all inside it; valid until the memory
+ * grows. A memory records what may have been written (the range asked for
+ * here) so that, when released, it clears only that for its next user: a
+ * write must stay inside a range asked for. */
+uint8_t *lun_memory_range(lun_memory *memory, uint64_t offset, uint64_t length);
+/* The whole memory (lun_memory_range of all of it). */
+uint8_t *lun_memory_data(lun_memory *memory);
 
 /* ---- imports ----------------------------------------------------------- */
 

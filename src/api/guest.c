@@ -29,13 +29,11 @@ uint8_t *api_guest_bytes(lun_host_call *call, uint32_t pointer, uint64_t length)
         api_trap(call, "the module has no exported memory");
         return NULL;
     }
-    size_t size = lun_memory_size(memory);
-    if ((uint64_t)pointer + length > size) {
+    uint8_t *bytes = lun_memory_range(memory, pointer, length);
+    if (bytes == NULL)
         api_trap(call, "out of bounds memory access (%u + %llu > %zu)", pointer,
-                 (unsigned long long)length, size);
-        return NULL;
-    }
-    return lun_memory_data(memory) + pointer;
+                 (unsigned long long)length, lun_memory_size(memory));
+    return bytes;
 }
 
 bool api_guest_write_u64(lun_host_call *call, uint32_t pointer, uint64_t value)

@@ -99,8 +99,6 @@ static bool read_roots(lun_host_call *call, uint32_t pointer, uint32_t count, co
     const uint8_t *pairs = api_guest_bytes(call, pointer, (uint64_t)count * 8);
     if (pairs == NULL) return false;
     lun_memory *memory = lun_instance_memory(call->instance);
-    uint8_t *base = lun_memory_data(memory);
-    size_t size = lun_memory_size(memory);
     *roots = malloc(count * sizeof **roots);
     *lengths = malloc(count * sizeof **lengths);
     if (*roots == NULL || *lengths == NULL) {
@@ -115,11 +113,12 @@ static bool read_roots(lun_host_call *call, uint32_t pointer, uint32_t count, co
                          (uint32_t)pair[3] << 24;
         uint32_t length = (uint32_t)pair[4] | (uint32_t)pair[5] << 8 | (uint32_t)pair[6] << 16 |
                           (uint32_t)pair[7] << 24;
-        if ((uint64_t)start + length > size) {
+        uint8_t *root = lun_memory_range(memory, start, length);
+        if (root == NULL) {
             *root_count = 0;
             return true;
         }
-        (*roots)[i] = base + start;
+        (*roots)[i] = root;
         (*lengths)[i] = length;
     }
     *root_count = count;

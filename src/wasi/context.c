@@ -279,7 +279,7 @@ lun_status lun_wasi_ctx_preopen(lun_wasi_ctx *ctx, const char *guest_name, lun_w
 lun_status lun_wasi_ctx_preopen_dir(lun_wasi_ctx *ctx, const char *guest_name,
                                     const char *host_path, lun_error *error)
 {
-    lun_wasi_dir *dir;
+    lun_wasi_dir *dir = NULL;
     lun_status status = lun_wasi_dir_open(host_path, &dir, error);
     if (status != LUN_OK) return status;
     status = lun_wasi_ctx_preopen(ctx, guest_name, dir, error);

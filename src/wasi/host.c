@@ -39,8 +39,8 @@ static lun_host_result trampoline(lun_host_call *host_call)
     }
     lun_memory *memory = lun_instance_memory(host_call->instance);
     if (memory != NULL) {
-        call.memory = lun_memory_data(memory);
-        call.memory_size = lun_memory_size(memory);
+        call.guest_memory = memory;
+        call.memory = lun_memory_range(memory, 0, 0);
     }
     int result = binding->def->function(&call);
     if (result == WASI_RESULT_SUSPEND) return LUN_HOST_SUSPEND;

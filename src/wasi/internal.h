@@ -259,8 +259,8 @@ typedef struct wasi_call {
     lun_wasi_ctx *ctx;
     const struct lun_wasi_host *host;
     lun_host_call *host_call;
-    uint8_t *memory; /* the caller's memory at the time of the call, or NULL */
-    uint64_t memory_size;
+    lun_memory *guest_memory; /* the caller's memory, or NULL */
+    uint8_t *memory;          /* its bytes at the time of the call */
 } wasi_call;
 
 /* What a WASI function returns: an errno (>= 0) or one of these. */
@@ -276,10 +276,12 @@ static inline uint64_t wasi_arg_u64(const wasi_call *call, size_t index)
     return call->host_call->args[index];
 }
 
-/* True when [ptr, ptr + length) lies inside the caller's memory. */
+/* True when [ptr, ptr + length) lies inside the caller's memory; the range
+ * may then be written (the memory records it). Every access is checked
+ * with this first. */
 static inline bool wasi_memory_ok(const wasi_call *call, uint32_t ptr, uint64_t length)
 {
-    return call->memory != NULL && (uint64_t)ptr + length <= call->memory_size;
+    return call->memory != NULL && lun_memory_range(call->guest_memory, ptr, length) != NULL;
 }
 
 static inline uint8_t *wasi_memory_at(const wasi_call *call, uint32_t ptr)

@@ -190,7 +190,16 @@ void lun_memory_free(lun_memory *memory)
 
 uint8_t *lun_memory_data(lun_memory *memory)
 {
-    return memory ? memory->data : NULL;
+    if (memory == NULL) return NULL;
+    wasm_memory_note_written(memory, 0, memory->size);
+    return memory->data;
+}
+
+uint8_t *lun_memory_range(lun_memory *memory, uint64_t offset, uint64_t length)
+{
+    if (memory == NULL || offset > memory->size || length > memory->size - offset) return NULL;
+    wasm_memory_note_written(memory, offset, length);
+    return memory->data + offset;
 }
 
 size_t lun_memory_size(const lun_memory *memory)
@@ -773,7 +782,9 @@ static lun_status apply_segments(lun_instance *instance, lun_error *error)
         offset = (uint32_t)offset;
         if (memory == NULL || offset + segment->size > memory->size)
             return trap_error(instance, error, "out of bounds memory access");
-        if (segment->size) memcpy(memory->data + offset, segment->bytes, segment->size);
+        if (segment->size == 0) continue;
+        memcpy(memory->data + offset, segment->bytes, segment->size);
+        wasm_memory_note_written(memory, offset, segment->size);
     }
     return LUN_OK;
 }

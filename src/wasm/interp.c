@@ -284,6 +284,30 @@ static lun_run_state execute(lun_instance *instance, uint64_t budget, bool lifet
         memory = current->exec_memory->data;                                                       \
         memory_size = current->exec_memory->size;                                                  \
     } while (0)
+/* A store of `length` (at most 8) bytes at `address`: inside the memory's
+ * written window (two loads, a subtraction and a comparison: below the
+ * window the difference wraps around to a huge number; the window lives in
+ * the memory, not in locals, which would cost the loop registers), or
+ * inside the memory (the window widens), or a trap. A bulk operation's
+ * length may exceed the span, so it compares both ends. */
+#define CHECK_STORE(address, length)                                                               \
+    do {                                                                                           \
+        const lun_memory *window = current->exec_memory;                                           \
+        if (__builtin_expect((address)-window->written_low > window->written_span - (length), 0))  \
+            WIDEN_WINDOW(address, length);                                                         \
+    } while (0)
+#define CHECK_BULK_STORE(address, length)                                                          \
+    do {                                                                                           \
+        const lun_memory *window = current->exec_memory;                                           \
+        if ((address) < window->written_low ||                                                     \
+            (address) + (length) > window->written_low + window->written_span)                     \
+            WIDEN_WINDOW(address, length);                                                         \
+    } while (0)
+#define WIDEN_WINDOW(address, length)                                                              \
+    do {                                                                                           \
+        if ((address) + (length) > memory_size) TRAP("out of bounds memory access");               \
+        wasm_memory_note_written(current->exec_memory, (address), (length));                       \
+    } while (0)
 #define SAVE_STATE()                                                                               \
     do {                                                                                           \
         self->pc = pc;                                                                             \
@@ -739,7 +763,10 @@ L_memory_init : {
     uint64_t d = (uint32_t)fp[LOW1], s = (uint32_t)fp[HIGH1], n = (uint32_t)fp[pc[2]];
     uint64_t length = current->data_dropped[X] ? 0 : segment->size;
     if (s + n > length || d + n > memory_size) TRAP("out of bounds memory access");
-    if (n) memcpy(memory + d, segment->bytes + s, n);
+    if (n) {
+        CHECK_BULK_STORE(d, n);
+        memcpy(memory + d, segment->bytes + s, n);
+    }
     NEXT(3);
 }
 L_data_drop:
@@ -748,14 +775,20 @@ L_data_drop:
 L_memory_copy : {
     uint64_t d = (uint32_t)fp[X], s = (uint32_t)fp[LOW1], n = (uint32_t)fp[HIGH1];
     if (s + n > memory_size || d + n > memory_size) TRAP("out of bounds memory access");
-    if (n) memmove(memory + d, memory + s, n);
+    if (n) {
+        CHECK_BULK_STORE(d, n);
+        memmove(memory + d, memory + s, n);
+    }
     NEXT(2);
 }
 L_memory_fill : {
     uint64_t d = (uint32_t)fp[X], n = (uint32_t)fp[HIGH1];
     uint8_t value = (uint8_t)fp[LOW1];
     if (d + n > memory_size) TRAP("out of bounds memory access");
-    if (n) memset(memory + d, value, n);
+    if (n) {
+        CHECK_BULK_STORE(d, n);
+        memset(memory + d, value, n);
+    }
     NEXT(2);
 }
 
@@ -788,8 +821,7 @@ L_memory_fill : {
     L_##name:                                                                                      \
     {                                                                                              \
         uint64_t address = (uint64_t)(uint32_t)fp[X] + HIGH1;                                      \
-        if (__builtin_expect(address + sizeof(type) > memory_size, 0))                             \
-            TRAP("out of bounds memory access");                                                   \
+        CHECK_STORE(address, sizeof(type));                                                        \
         type value = (type)fp[LOW1];                                                               \
         memcpy(memory + address, &value, sizeof value);                                            \
         NEXT(2);                                                                                   \
@@ -803,8 +835,7 @@ L_memory_fill : {
     L_##name:                                                                                      \
     {                                                                                              \
         uint64_t address = (uint64_t)(uint32_t)fp[LOW2] + (uint32_t)pc[3];                         \
-        if (__builtin_expect(address + sizeof(type) > memory_size, 0))                             \
-            TRAP("out of bounds memory access");                                                   \
+        CHECK_STORE(address, sizeof(type));                                                        \
         type value = (type)fp[HIGH2];                                                              \
         memcpy(memory + address, &value, sizeof value);                                            \
         fp[X] = (uint32_t)(fp[LOW1] + fp[HIGH1]);                                                  \
@@ -1104,8 +1135,7 @@ L_f64_mul_sub:
         uint64_t address = (uint64_t)(uint32_t)fp[HIGH2] + (uint32_t)pc[3];                        \
         uint64_t result = slot_of(of(fp[LOW1]) op of(fp[HIGH1]) * of(fp[LOW2]));                   \
         fp[X] = result;                                                                            \
-        if (__builtin_expect(address + sizeof(store_type) > memory_size, 0))                       \
-            TRAP("out of bounds memory access");                                                   \
+        CHECK_STORE(address, sizeof(store_type));                                                  \
         store_type stored = (store_type)result;                                                    \
         memcpy(memory + address, &stored, sizeof stored);                                          \
         NEXT(4);                                                                                   \
@@ -1121,8 +1151,7 @@ L_f64_mul_sub:
         uint64_t address = (uint64_t)(uint32_t)fp[LOW2] + HIGH2;                                   \
         uint64_t result = slot_of(of(fp[LOW1]) op of(fp[HIGH1]));                                  \
         fp[X] = result;                                                                            \
-        if (__builtin_expect(address + sizeof(store_type) > memory_size, 0))                       \
-            TRAP("out of bounds memory access");                                                   \
+        CHECK_STORE(address, sizeof(store_type));                                                  \
         store_type stored = (store_type)result;                                                    \
         memcpy(memory + address, &stored, sizeof stored);                                          \
         NEXT(3);                                                                                   \
@@ -1183,8 +1212,7 @@ L_f64_mul_sub:
         uint64_t result = slot_of_f64(f64_of(fp[LOW1]) op f64_of(fp[HIGH1]) * f64_of(loaded));     \
         fp[X] = result;                                                                            \
         if (store) {                                                                               \
-            if (__builtin_expect(target + sizeof(uint64_t) > memory_size, 0))                      \
-                TRAP("out of bounds memory access");                                               \
+            CHECK_STORE(target, sizeof(uint64_t));                                                 \
             memcpy(memory + target, &result, sizeof result);                                       \
         }                                                                                          \
         NEXT(length);                                                                              \
@@ -1207,8 +1235,7 @@ L_f64_mul_sub:
         uint64_t result = slot_of_f64(f64_of(loaded) op f64_of(fp[LOW1]) * f64_of(fp[HIGH1]));     \
         fp[X] = result;                                                                            \
         if (store) {                                                                               \
-            if (__builtin_expect(target + sizeof(uint64_t) > memory_size, 0))                      \
-                TRAP("out of bounds memory access");                                               \
+            CHECK_STORE(target, sizeof(uint64_t));                                                 \
             memcpy(memory + target, &result, sizeof result);                                       \
         }                                                                                          \
         NEXT(length);                                                                              \
@@ -1238,8 +1265,7 @@ L_f64_mul_sub:
         memcpy(&loaded, memory + address, sizeof loaded);                                          \
         uint64_t result = slot_of_f64(f64_of(addend) op f64_of(fp[LOW3]) * f64_of(loaded));        \
         fp[X] = result;                                                                            \
-        if (__builtin_expect(target + sizeof(uint64_t) > memory_size, 0))                          \
-            TRAP("out of bounds memory access");                                                   \
+        CHECK_STORE(target, sizeof(uint64_t));                                                     \
         memcpy(memory + target, &result, sizeof result);                                           \
         NEXT(7);                                                                                   \
     }

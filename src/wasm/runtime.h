@@ -39,7 +39,13 @@ struct lun_memory {
     uint32_t max_pages;          /* the declared maximum cut by the instance's max_memory_bytes */
     uint32_t declared_max_pages; /* UINT32_MAX: none (for import matching) */
     uint64_t capacity;           /* bytes reserved at data */
-    int size_class;              /* memory.c's bookkeeping */
+    /* memory.c's bookkeeping: */
+    int size_class;
+    /* The written window: the bytes that may be non-zero, [written_low,
+     * written_low + written_span), in 4 KiB steps; in the form the store
+     * check reads (see interp.c), so an empty one is WASM_WINDOW_EMPTY. */
+    uint64_t written_low, written_span;
+    uint64_t resident_low, resident_high; /* chunk bytes resident (zero) when taken */
 };
 
 enum { WASM_PAGE_SIZE = 65536, WASM_MAX_PAGES = 65536 };
@@ -137,6 +143,17 @@ lun_status wasm_memory_init(lun_memory *memory, uint32_t min_pages, uint32_t max
 void wasm_memory_release(lun_memory *memory);
 /* Grows by `pages`; returns the old size in pages, or -1. */
 int32_t wasm_memory_grow(lun_memory *memory, uint32_t pages);
+/* Records that [offset, offset + length), inside the memory, may have been
+ * written: every write to a memory is recorded, so that a released memory
+ * clears exactly what was written. Stores inside the window need no call. */
+void wasm_memory_note_written(lun_memory *memory, uint64_t offset, uint64_t length);
+/* An empty written window: a low that no address (below 2^33) reaches, and
+ * a span that leaves room for an 8-byte store, so that the store check's
+ * `span - length` does not wrap. */
+#define WASM_WINDOW_EMPTY_LOW  (UINT64_C(1) << 63)
+#define WASM_WINDOW_EMPTY_SPAN 8
+/* For tests: true when every non-zero byte lies inside the written window. */
+bool wasm_memory_writes_recorded(const lun_memory *memory);
 
 /* instance.c: the function object of a function index, made on first use
  * for the instance's own functions (most are never needed as objects: calls

@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "lunatic/wasm.h"
+#include "runtime.h" /* the engine's private view: the written window of a memory */
 
 enum {
     MAX_MEMORY_BYTES = 1 << 20, /* 16 pages */
@@ -160,6 +161,8 @@ static void check_limits(lun_instance *instance)
         __builtin_trap(); /* max_memory_bytes not enforced */
     if (lun_instance_fuel_used(instance) > LIFETIME_FUEL)
         __builtin_trap(); /* fuel_limit not enforced */
+    if (memory && !wasm_memory_writes_recorded(memory))
+        __builtin_trap(); /* a write outside the window: a reused memory would not be clean */
 }
 
 /* Runs export `name` in fuel slices; false when the call was abandoned in

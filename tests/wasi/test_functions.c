@@ -26,7 +26,7 @@ typedef struct env {
     lun_wasi_ctx *ctx;
     lun_wasi_host host;
     uint8_t *memory;
-    uint64_t memory_size;
+    lun_memory *guest_memory;
     lun_host_call last;
     char root[64];
     int root_fd;
@@ -64,8 +64,8 @@ static int call_wasi(env *e, const char *name, const uint64_t *args, size_t coun
     wasi_call call = {.ctx = e->ctx,
                       .host = &e->host,
                       .host_call = &e->last,
-                      .memory = e->memory,
-                      .memory_size = e->memory_size};
+                      .guest_memory = e->guest_memory,
+                      .memory = e->memory};
     return def->function(&call);
 }
 
@@ -100,8 +100,8 @@ static void put_iovec(env *e, uint32_t at, uint32_t buffer, uint32_t length)
 static int setup(void **state)
 {
     env *e = calloc(1, sizeof *e);
-    e->memory = calloc(1, MEMORY_SIZE);
-    e->memory_size = MEMORY_SIZE;
+    assert_int_equal(lun_memory_new(MEMORY_SIZE / 65536, 1, &e->guest_memory, NULL), LUN_OK);
+    e->memory = lun_memory_data(e->guest_memory);
     strcpy(e->root, "/tmp/lun-wasi-fn-XXXXXX");
     if (mkdtemp(e->root) == NULL) return -1;
     e->root_fd = open(e->root, O_RDONLY | O_DIRECTORY);
@@ -120,7 +120,7 @@ static int teardown(void **state)
     snprintf(command, sizeof command, "rm -rf %s", e->root);
     int ignored = system(command);
     (void)ignored;
-    free(e->memory);
+    lun_memory_free(e->guest_memory);
     free(e);
     return 0;
 }
@@ -221,11 +221,15 @@ static void test_stdin_redirected(void **state)
 static void test_no_memory_is_efault(void **state)
 {
     env *e = *state;
-    e->memory_size = 0;
+    lun_memory *memory = e->guest_memory;
+    uint8_t *bytes = e->memory;
+    e->guest_memory = NULL;
+    e->memory = NULL;
     assert_int_equal(CALL(e, "fd_write", 1, 0, 0, 0), WASI_EFAULT);
     assert_int_equal(CALL(e, "random_get", 0, 1), WASI_EFAULT);
-    assert_int_equal(CALL(e, "random_get", 0, 0), 0);
-    e->memory_size = MEMORY_SIZE;
+    assert_int_equal(CALL(e, "random_get", 0, 0), WASI_EFAULT);
+    e->guest_memory = memory;
+    e->memory = bytes;
 }
 
 /* ---- files in a preopen -------------------------------------------------- */
@@ -879,7 +883,6 @@ static void test_random_calls_never_crash(void **state)
 {
     env *e = *state;
     assert_int_equal(mkdirat(e->root_fd, "sandbox", 0755), 0);
-    e->memory_size = 4096; /* random pointers often land near its end */
     static const char alphabet[] = "ab./ab./ab./\xff";
     unsigned seed = 12345;
     const wasi_function_def *lists[] = {wasi_args_functions, wasi_clock_functions,
@@ -888,7 +891,7 @@ static void test_random_calls_never_crash(void **state)
     lun_wasi_ctx *saved = e->ctx;
     for (int round = 0; round < 400; round++) {
         e->ctx = fuzz_context(e);
-        for (size_t i = 0; i < e->memory_size; i++)
+        for (size_t i = 0; i < MEMORY_SIZE; i++)
             e->memory[i] = (uint8_t)alphabet[rand_r(&seed) % (sizeof alphabet - 1)];
         for (int repeat = 0; repeat < 3; repeat++) {
             for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
@@ -899,7 +902,7 @@ static void test_random_calls_never_crash(void **state)
                     for (const char *p = def->params; *p != '\0'; p++) {
                         if (*p != 'i') continue;
                         bool wide = p[1] == '6';
-                        uint64_t value = fuzz_value(&seed, e->memory_size, wide);
+                        uint64_t value = fuzz_value(&seed, MEMORY_SIZE, wide);
                         if (count == 0 && rand_r(&seed) % 4 != 0) value = 3 + rand_r(&seed) % 3;
                         args[count++] = wide ? value : (uint32_t)value;
                         p += 2;
@@ -915,7 +918,6 @@ static void test_random_calls_never_crash(void **state)
         lun_wasi_ctx_free(e->ctx);
     }
     e->ctx = saved;
-    e->memory_size = MEMORY_SIZE;
     /* the root holds what the test made there and nothing the guest made */
     DIR *dir = fdopendir(dup(e->root_fd));
     struct dirent *entry;

@@ -28,6 +28,15 @@ static int32_t call_i32(lun_instance *instance, const char *name, const lun_valu
     return result.i32;
 }
 
+static void call_void(lun_instance *instance, const char *name)
+{
+    size_t result_count = 1;
+    lun_error error;
+    if (lun_instance_call(instance, name, NULL, 0, NULL, 0, &result_count, &error) != LUN_OK)
+        fail_msg("%s: %s", name, error.message);
+    assert_int_equal(result_count, 0);
+}
+
 typedef struct linked {
     lun_module *provider_module, *consumer_module;
     lun_instance *provider, *consumer;
@@ -275,6 +284,113 @@ static void test_reused_memory_is_zero(void **state)
     lun_memory_free(memory);
 }
 
+/* Bytes of a memory that are not zero, outside [skip, skip + skip_length).
+ * It only reads, so it asks for an empty range: asking for all of it would
+ * record it all as written, and the release would clear it all. */
+static size_t count_nonzero(lun_memory *memory, size_t skip, size_t skip_length)
+{
+    size_t size = lun_memory_size(memory), count = 0;
+    const uint8_t *bytes = lun_memory_range(memory, 0, 0);
+    for (size_t i = 0; i < size; i++)
+        if (bytes[i] != 0 && (i < skip || i >= skip + skip_length)) count++;
+    return count;
+}
+
+/* Guest stores, bulk memory operations, host writes and a grow that moves
+ * the memory: a release clears only what was written (the written window),
+ * so each kind of write, alone, must widen it. */
+static void test_reused_memory_after_guest_writes(void **state)
+{
+    (void)state;
+    static const char *const writers[] = {
+        "i32_store",     "i32_store8",    "i32_store16",   "i64_store",
+        "i64_store32",   "f64_add_store", "f32_mul_store", "f64_mul_add_store",
+        "store_in_loop", "memory_fill",   "memory_copy",   "memory_init",
+    };
+    lun_module *module = load_test_module("scribble");
+    assert_non_null(module);
+    lun_instance *instance = NULL;
+    for (size_t i = 0; i < sizeof writers / sizeof writers[0]; i++) {
+        assert_int_equal(lun_instantiate(module, NULL, NULL, &instance, NULL), LUN_OK);
+        lun_memory *memory = lun_instance_memory(instance);
+        const uint8_t *first = lun_memory_range(memory, 0, 0);
+        call_void(instance, writers[i]);
+        if (count_nonzero(memory, 20000, 7) == 0) fail_msg("%s wrote nothing", writers[i]);
+        lun_instance_free(instance);
+        assert_int_equal(lun_instantiate(module, NULL, NULL, &instance, NULL), LUN_OK);
+        memory = lun_instance_memory(instance);
+        assert_ptr_equal(lun_memory_range(memory, 0, 0), first); /* the same chunk */
+        assert_memory_equal(lun_memory_range(memory, 20000, 7), "segment", 7);
+        if (count_nonzero(memory, 20000, 7) != 0) fail_msg("%s's write survived", writers[i]);
+        lun_instance_free(instance);
+    }
+
+    /* Growing moves the memory to a four-page chunk; both come back clean. */
+    assert_int_equal(lun_instantiate(module, NULL, NULL, &instance, NULL), LUN_OK);
+    call_void(instance, "memory_fill");
+    call_void(instance, "grow_and_store");
+    lun_memory *memory = lun_instance_memory(instance);
+    assert_int_equal(lun_memory_size(memory), 4 * 65536);
+    const uint8_t *grown = lun_memory_range(memory, 0, 0);
+    lun_value address = lun_value_i32(40000);
+    assert_int_equal(call_i32(instance, "get", &address, 1), 7); /* copied when moved */
+    lun_instance_free(instance);
+    assert_int_equal(lun_memory_new(4, 4, &memory, NULL), LUN_OK);
+    assert_ptr_equal(lun_memory_range(memory, 0, 0), grown);
+    assert_int_equal(count_nonzero(memory, 0, 0), 0);
+    lun_memory_free(memory);
+    assert_int_equal(lun_instantiate(module, NULL, NULL, &instance, NULL), LUN_OK);
+    assert_int_equal(count_nonzero(lun_instance_memory(instance), 20000, 7), 0);
+    lun_instance_free(instance);
+    lun_module_free(module);
+
+    /* Host writes go through a range. */
+    assert_int_equal(lun_memory_new(1, 1, &memory, NULL), LUN_OK);
+    uint8_t *bytes = lun_memory_range(memory, 60000, 10);
+    assert_non_null(bytes);
+    memset(bytes, 0xff, 10);
+    assert_null(lun_memory_range(memory, 65536, 1));
+    assert_null(lun_memory_range(memory, 65537, 0));
+    assert_null(lun_memory_range(memory, 1, UINT64_MAX));
+    assert_non_null(lun_memory_range(memory, 65536, 0));
+    const uint8_t *host_chunk = lun_memory_range(memory, 0, 0);
+    lun_memory_free(memory);
+    assert_int_equal(lun_memory_new(1, 1, &memory, NULL), LUN_OK);
+    assert_ptr_equal(lun_memory_range(memory, 0, 0), host_chunk);
+    assert_int_equal(count_nonzero(memory, 0, 0), 0);
+    lun_memory_free(memory);
+}
+
+/* A memory without pages has an empty written window: a store must trap,
+ * not slip through the window check. */
+static void test_store_to_empty_memory_traps(void **state)
+{
+    (void)state;
+    lun_module *module = load_test_module("empty_memory");
+    assert_non_null(module);
+    lun_instance *instance = NULL;
+    assert_int_equal(lun_instantiate(module, NULL, NULL, &instance, NULL), LUN_OK);
+    lun_value address = lun_value_i32(0);
+    lun_error error;
+    size_t result_count;
+    assert_int_equal(
+        lun_instance_call(instance, "store", &address, 1, NULL, 0, &result_count, &error),
+        LUN_ERR_TRAP);
+    assert_non_null(strstr(error.message, "out of bounds"));
+    lun_instance_free(instance);
+    assert_int_equal(lun_instantiate(module, NULL, NULL, &instance, NULL), LUN_OK);
+    assert_int_equal(call_i32(instance, "grow", NULL, 0), 0);
+    address = lun_value_i32(65535);
+    assert_int_equal(
+        lun_instance_call(instance, "store", &address, 1, NULL, 0, &result_count, &error), LUN_OK);
+    address = lun_value_i32(65536);
+    assert_int_equal(
+        lun_instance_call(instance, "store", &address, 1, NULL, 0, &result_count, &error),
+        LUN_ERR_TRAP);
+    lun_instance_free(instance);
+    lun_module_free(module);
+}
+
 static void test_exports(void **state)
 {
     linked *l = *state;
@@ -437,6 +553,8 @@ int main(void)
         cmocka_unit_test(test_host_objects),
         cmocka_unit_test(test_many_instances),
         cmocka_unit_test(test_reused_memory_is_zero),
+        cmocka_unit_test(test_reused_memory_after_guest_writes),
+        cmocka_unit_test(test_store_to_empty_memory_traps),
         cmocka_unit_test_setup_teardown(test_exports, setup, teardown),
         cmocka_unit_test(test_names_with_nul),
         cmocka_unit_test_setup_teardown(test_start_func, setup, teardown),
