@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config clang lld llvm libclang-rt-14-dev
-  libcmocka-dev libssl-dev
+  libcmocka-dev libssl-dev libjemalloc-dev
   wabt
   wasi-libc libclang-rt-14-dev-wasm32
   erlang-base
