@@ -21,8 +21,8 @@
  * fault, and no madvise runs, whose TLB shootdown interrupts every other
  * core (about 15 us, against 0.1 us to clear three warm pages). Warm chunks
  * are capped in total resident bytes (1/16 of the machine's memory, at most
- * 1 GiB); past the cap, or when the window is
- * large, the chunk is queued, and every 64 queued chunks go back to the
+ * 1 GiB); past the cap, or when the window is large, the chunk is queued,
+ * and every 64 queued chunks (or fewer holding 64 MiB) go back to the
  * system with madvise(MADV_DONTNEED), one call (one shootdown) per run of
  * neighbouring chunks.
  */
@@ -36,14 +36,15 @@
 #include "runtime.h"
 
 enum {
-    CLASS_COUNT = 9,               /* 64 KiB << 0 .. 64 KiB << 8 (16 MiB) */
-    SLAB_SIZE = 64 * 1024 * 1024,  /* bytes mapped at once for a class */
-    WRITE_GRAIN = 4096,            /* the written window's step */
-    WARM_CLEAR_LIMIT = 256 * 1024, /* the largest window a release clears */
-    WARM_SHARE_OF_RAM = 16,        /* free chunks keep at most 1/16 of the machine's memory */
-    PURGE_BATCH = 64,              /* cold releases given back at once */
-    CLASS_DIRECT = CLASS_COUNT,    /* a mapping of its own */
-    CLASS_NONE = -1,               /* no storage (zero pages) */
+    CLASS_COUNT = 9,                /* 64 KiB << 0 .. 64 KiB << 8 (16 MiB) */
+    SLAB_SIZE = 64 * 1024 * 1024,   /* bytes mapped at once for a class */
+    WRITE_GRAIN = 4096,             /* the written window's step */
+    WARM_CLEAR_LIMIT = 256 * 1024,  /* the largest window a release clears */
+    WARM_SHARE_OF_RAM = 16,         /* free chunks keep at most 1/16 of the machine's memory */
+    PURGE_BATCH = 64,               /* cold releases given back at once, */
+    PURGE_BYTES = 64 * 1024 * 1024, /* or as soon as they hold this much */
+    CLASS_DIRECT = CLASS_COUNT,     /* a mapping of its own */
+    CLASS_NONE = -1,                /* no storage (zero pages) */
 };
 
 /* A byte range [low, high) of a chunk; empty when low == high. */
@@ -82,6 +83,7 @@ static chunk_pool classes[CLASS_COUNT];
 static uint64_t warm_bytes_total;
 static dirty_chunk purge_queue[PURGE_BATCH];
 static size_t purge_count;
+static uint64_t purge_bytes; /* resident in the queued chunks */
 
 static uint64_t class_bytes(int size_class)
 {
@@ -241,10 +243,12 @@ static void queue_purge(const dirty_chunk *released)
     size_t batch_count = 0;
     pthread_mutex_lock(&pool_lock);
     purge_queue[purge_count++] = *released;
-    if (purge_count == PURGE_BATCH) {
-        memcpy(batch, purge_queue, sizeof batch);
-        batch_count = PURGE_BATCH;
+    purge_bytes += range_bytes(released->resident);
+    if (purge_count == PURGE_BATCH || purge_bytes >= PURGE_BYTES) {
+        batch_count = purge_count;
+        memcpy(batch, purge_queue, batch_count * sizeof batch[0]);
         purge_count = 0;
+        purge_bytes = 0;
     }
     pthread_mutex_unlock(&pool_lock);
     if (batch_count > 0) purge(batch, batch_count);
