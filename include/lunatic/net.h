@@ -204,8 +204,11 @@ lun_status lun_tls_bind(lun_net *net, const lun_net_address *address, const void
                         lun_tls_listener **out, lun_error *error);
 lun_status lun_tls_listener_local_address(lun_tls_listener *listener, lun_net_address *out,
                                           lun_error *error);
-/* Accepts a connection and performs the server handshake; *stream follows
- * the pending protocol. A failed handshake is LUN_ERR_IO. */
+/* Accepts a connection and attaches the server side of TLS; *stream is set
+ * only on LUN_OK (nothing is left pending). The handshake runs in the
+ * stream's first lun_tls_read / lun_tls_write_vectored / lun_tls_flush,
+ * under that call's read or write timeout: a failed handshake is that
+ * call's LUN_ERR_IO, and LUN_ERR_STATE on every later call. */
 lun_status lun_tls_accept(lun_process *self, lun_tls_listener *listener, lun_tls_stream **stream,
                           lun_net_address *peer, lun_error *error);
 lun_tls_listener *lun_tls_listener_retain(lun_tls_listener *listener);

@@ -1,9 +1,14 @@
 /*
  * lunatic::networking TLS calls (docs/lunatic-abi.md §11) over the
  * networking layer's OpenSSL streams. Unlike lunatic, a failed handshake
- * returns an error id instead of trapping (§17). tls_connect resolves the
- * host name first (the call's timeout applies to the resolution and to the
- * TCP connect, each), then connects and verifies the server for that name.
+ * returns an error id instead of trapping (§17). Also unlike lunatic,
+ * tls_accept returns once the TCP connection is accepted: the server
+ * handshake runs in the stream's first tls_read, tls_write_vectored or
+ * tls_flush (under that call's timeout, its failure that call's error id),
+ * so that a client that never sends its hello cannot stall the acceptor.
+ * tls_connect resolves the host name first (the call's timeout applies to
+ * the resolution and to the TCP connect, each), then connects and verifies
+ * the server for that name before it returns.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +28,7 @@ static lun_tls_listener *listener_of(lun_host_call *call, api_process *process)
     return net_resource(call, process, NET_TABLE(tls_listeners), "TLS listener");
 }
 
-/* Takes the stream a finished accept or connect left pending. */
+/* Takes the stream a finished accept or connect left in pending_tls. */
 static lun_tls_stream *take_pending(api_net_state *state, lun_status status)
 {
     if (status != LUN_OK) return NULL;

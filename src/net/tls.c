@@ -6,6 +6,13 @@
  * retried when the socket is ready. The SSL object of a stream is shared by
  * its clones, so every SSL call on it holds the stream's mutex (never while
  * waiting).
+ *
+ * Accept only takes the TCP connection: the server handshake runs in the
+ * stream's first read, write or flush, under that call's timeout, so that a
+ * client that never sends its hello holds up only its own stream, not the
+ * acceptor. A failed handshake fails that call and every later one. Connect
+ * still handshakes before it returns: a client learns there whether the
+ * server is the one it trusts.
  */
 #include "net_internal.h"
 
@@ -24,12 +31,19 @@ struct lun_tls_listener {
     SSL_CTX *context;
 };
 
+/* Where a stream's handshake is; it only moves from PENDING to a verdict. */
+typedef enum handshake_state {
+    HANDSHAKE_PENDING,
+    HANDSHAKE_DONE,
+    HANDSHAKE_FAILED,
+} handshake_state;
+
 struct lun_tls_stream {
     net_socket socket;
     SSL *ssl; /* NULL while the TCP connect is in progress */
     SSL_CTX *context;
     pthread_mutex_t lock;
-    bool handshaken;
+    _Atomic int handshake; /* handshake_state; read without the lock */
 };
 
 enum { COALESCE_LIMIT = 16384 };
@@ -173,7 +187,26 @@ static lun_status wait_for(lun_process *self, lun_tls_stream *stream, int want, 
     return net_wait(self, socket, &socket->write, seen_write, timeout_ms, error);
 }
 
-static lun_status handshake(lun_process *self, lun_tls_stream *stream, lun_error *error)
+/* Records the verdict of a handshake; clones sharing the SSL object reach
+ * the same one, so the first stays. */
+static void settle(lun_tls_stream *stream, handshake_state verdict)
+{
+    int expected = HANDSHAKE_PENDING;
+    atomic_compare_exchange_strong(&stream->handshake, &expected, verdict);
+}
+
+static lun_status handshake_failure(int failure, lun_error *error)
+{
+    if (failure == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+        return lun_error_set(error, LUN_ERR_IO, "TLS handshake: connection closed");
+    return ssl_error(error, "TLS handshake");
+}
+
+/* Runs the handshake until it completes or fails, waiting on the socket in
+ * between; timeout_ms and timed_out belong to the call that needs it. A
+ * timeout leaves the handshake pending, to be continued by the next call. */
+static lun_status handshake(lun_process *self, lun_tls_stream *stream, int64_t timeout_ms,
+                            const char *timed_out, lun_error *error)
 {
     net_socket *socket = &stream->socket;
     for (;;) {
@@ -184,52 +217,54 @@ static lun_status handshake(lun_process *self, lun_tls_stream *stream, lun_error
         int failure = SSL_get_error(stream->ssl, result);
         pthread_mutex_unlock(&stream->lock);
         if (result == 1) {
-            stream->handshaken = true;
+            settle(stream, HANDSHAKE_DONE);
             net_done(self);
             return LUN_OK;
         }
         if (failure != SSL_ERROR_WANT_READ && failure != SSL_ERROR_WANT_WRITE) {
+            settle(stream, HANDSHAKE_FAILED);
             net_done(self);
-            if (failure == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
-                return lun_error_set(error, LUN_ERR_IO, "TLS handshake: connection closed");
-            return ssl_error(error, "TLS handshake");
+            return handshake_failure(failure, error);
         }
-        lun_status status = wait_for(self, stream, failure, seen_read, seen_write, -1, error);
+        lun_status status =
+            wait_for(self, stream, failure, seen_read, seen_write, timeout_ms, error);
+        if (status == LUN_ERR_TIMEOUT && timed_out != NULL)
+            lun_error_set(error, LUN_ERR_TIMEOUT, "%s", timed_out);
         if (status != LUN_OK) return status;
     }
 }
 
-/* Finishes a handshake started by accept or connect (*pending protocol). */
+/* Finishes the client handshake of a connect (*pending protocol). */
 static lun_status finish_handshake(lun_process *self, lun_tls_stream **pending, lun_error *error)
 {
-    lun_status status = handshake(self, *pending, error);
+    lun_status status = handshake(self, *pending, -1, NULL, error);
     if (status == LUN_OK || status == LUN_ERR_WOULD_BLOCK) return status;
     lun_tls_stream_release(*pending);
     *pending = NULL;
     return status;
 }
 
+/* Takes the TCP connection only; the handshake waits for the stream's first
+ * I/O call (see the top of the file), so *stream is never left pending. */
 lun_status lun_tls_accept(lun_process *self, lun_tls_listener *listener, lun_tls_stream **stream,
                           lun_net_address *peer, lun_error *error)
 {
     if (listener == NULL || stream == NULL)
         return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "null listener or output");
-    if (*stream == NULL) {
-        lun_status status = net_accept(self, &listener->socket, NET_TLS_STREAM,
-                                       sizeof(lun_tls_stream), (net_socket **)stream, NULL, error);
-        if (status != LUN_OK) return status;
-        SSL_CTX_up_ref(listener->context);
-        status = stream_attach(*stream, listener->context, error);
-        if (status != LUN_OK) {
-            lun_tls_stream_release(*stream);
-            *stream = NULL;
-            return status;
-        }
-        SSL_set_accept_state((*stream)->ssl);
+    if (*stream != NULL)
+        return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "the pending stream is not NULL");
+    lun_status status = net_accept(self, &listener->socket, NET_TLS_STREAM, sizeof(lun_tls_stream),
+                                   (net_socket **)stream, peer, error);
+    if (status != LUN_OK) return status;
+    SSL_CTX_up_ref(listener->context);
+    status = stream_attach(*stream, listener->context, error);
+    if (status != LUN_OK) {
+        lun_tls_stream_release(*stream);
+        *stream = NULL;
+        return status;
     }
-    lun_status status = finish_handshake(self, stream, error);
-    if (status == LUN_OK && peer != NULL) net_peer_address(&(*stream)->socket, peer, NULL);
-    return status;
+    SSL_set_accept_state((*stream)->ssl);
+    return LUN_OK;
 }
 
 static SSL_CTX *client_context(const void *const *roots, const size_t *roots_lengths,
@@ -303,17 +338,6 @@ lun_status lun_tls_connect(lun_process *self, lun_net *net, const lun_net_addres
 
 /* ---- streams: data ------------------------------------------------------------------------ */
 
-static lun_status check_stream(lun_tls_stream *stream, const void *buffer, size_t length,
-                               size_t *count, lun_error *error)
-{
-    if (stream == NULL || count == NULL || (buffer == NULL && length > 0))
-        return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "null stream, buffer or count");
-    *count = 0;
-    if (stream->ssl == NULL || !stream->handshaken)
-        return lun_error_set(error, LUN_ERR_STATE, "TLS stream not connected");
-    return LUN_OK;
-}
-
 /* What differs between the read and the write loop. */
 typedef struct tls_direction {
     bool reading;          /* SSL_read_ex (a closed stream reads 0), else SSL_write_ex */
@@ -324,6 +348,34 @@ typedef struct tls_direction {
 
 static const tls_direction tls_reading = {true, "TLS read", ECONNRESET, "read timed out"};
 static const tls_direction tls_writing = {false, "TLS write", EPIPE, "write timed out"};
+
+/* A stream still connecting (no SSL object) is not usable; a server stream
+ * whose handshake is pending is (its first I/O call runs the handshake); one
+ * whose handshake failed fails every later call. */
+static lun_status check_stream(lun_tls_stream *stream, const void *buffer, size_t length,
+                               size_t *count, lun_error *error)
+{
+    if (stream == NULL || count == NULL || (buffer == NULL && length > 0))
+        return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "null stream, buffer or count");
+    *count = 0;
+    if (stream->ssl == NULL) return lun_error_set(error, LUN_ERR_STATE, "TLS stream not connected");
+    if (atomic_load(&stream->handshake) == HANDSHAKE_FAILED)
+        return lun_error_set(error, LUN_ERR_STATE, "TLS handshake failed earlier");
+    return LUN_OK;
+}
+
+/* Runs a pending server handshake inside the I/O call that needs it, under
+ * that call's timeout (the read timeout for a read, the write timeout for a
+ * write or a flush). */
+static lun_status ensure_handshake(lun_process *self, lun_tls_stream *stream,
+                                   const tls_direction *direction, lun_error *error)
+{
+    if (atomic_load(&stream->handshake) == HANDSHAKE_DONE) return LUN_OK;
+    net_socket *socket = &stream->socket;
+    int64_t timeout =
+        net_timeout(direction->reading ? &socket->read_timeout : &socket->write_timeout);
+    return handshake(self, stream, timeout, direction->timed_out, error);
+}
 
 /* One SSL_read_ex or SSL_write_ex under the stream's lock; *failure is
  * SSL_get_error's verdict. data is the caller's writable buffer when
@@ -376,8 +428,8 @@ lun_status lun_tls_read(lun_process *self, lun_tls_stream *stream, void *buffer,
                         size_t *count, lun_error *error)
 {
     lun_status status = check_stream(stream, buffer, length, count, error);
-    if (status != LUN_OK) return status;
-    if (length == 0) return LUN_OK;
+    if (status == LUN_OK) status = ensure_handshake(self, stream, &tls_reading, error);
+    if (status != LUN_OK || length == 0) return status;
     return transfer(self, stream, &tls_reading, buffer, length, count, error);
 }
 
@@ -386,6 +438,7 @@ lun_status lun_tls_write_vectored(lun_process *self, lun_tls_stream *stream,
                                   lun_error *error)
 {
     lun_status status = check_stream(stream, buffers, buffer_count, count, error);
+    if (status == LUN_OK) status = ensure_handshake(self, stream, &tls_writing, error);
     if (status != LUN_OK) return status;
     /* Small buffers go out as one record; else the first non-empty one. */
     char joined[COALESCE_LIMIT];
@@ -409,8 +462,12 @@ lun_status lun_tls_write_vectored(lun_process *self, lun_tls_stream *stream,
 
 lun_status lun_tls_flush(lun_process *self, lun_tls_stream *stream, lun_error *error)
 {
-    /* Records go to the socket as they are written: nothing waits here. */
-    if (stream == NULL) return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "null stream");
+    /* Records go to the socket as they are written: only a pending
+     * handshake waits here. */
+    size_t count;
+    lun_status status = check_stream(stream, NULL, 0, &count, error);
+    if (status == LUN_OK) status = ensure_handshake(self, stream, &tls_writing, error);
+    if (status != LUN_OK) return status;
     net_done(self);
     return LUN_OK;
 }

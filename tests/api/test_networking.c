@@ -3,7 +3,8 @@
  * (examples/guest tcp_echo, http_hello, udp_echo, tls_echo) run through the
  * `lunatic` command and are driven over loopback by real clients: this
  * program's own sockets, curl, and openssl (s_client, and req for a
- * self-signed certificate made at test time).
+ * self-signed certificate made at test time). The TLS server handshakes in
+ * a stream's first read: silent and garbage clients must not stall it.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -130,6 +131,18 @@ static int count_fds(pid_t pid)
     while (readdir(dir) != NULL)
         count++;
     closedir(dir);
+    return count;
+}
+
+/* Waits up to 3 s for the process to hold `expected` descriptors; returns
+ * the last count. */
+static int wait_for_fds(pid_t pid, int expected)
+{
+    int count = -1;
+    for (int tries = 0; tries < 150 && count != expected; tries++) {
+        usleep(20000);
+        count = count_fds(pid);
+    }
     return count;
 }
 
@@ -297,12 +310,7 @@ static void test_tcp_echo_killed_process_closes_sockets(void **state)
         assert_int_equal(receive_until_eof(fd, reply, sizeof reply), 0);
         close(fd);
     }
-    int count = -1;
-    for (int tries = 0; tries < 150 && count != baseline; tries++) {
-        usleep(20000);
-        count = count_fds(s.pid);
-    }
-    assert_int_equal(count, baseline);
+    assert_int_equal(wait_for_fds(s.pid, baseline), baseline);
     stop_server(&s);
 }
 
@@ -478,15 +486,76 @@ static void make_certificate(const char *name, const char *subject)
     command_result_free(&result);
 }
 
-static void test_tls_echo(void **state)
+/* The certificates of the TLS tests, made once in a temporary directory
+ * that main removes. */
+static void tls_prepare(void)
 {
-    (void)state;
+    if (tls_directory[0] != '\0') return;
     snprintf(tls_directory, sizeof tls_directory, "/tmp/lunatic-tls-XXXXXX");
     assert_non_null(mkdtemp(tls_directory));
     make_certificate("server", "/CN=localhost");
     make_certificate("other", "/CN=localhost");
-    server s = start_server(tls_directory, GUEST("tls_echo"), "serve", "server.pem",
-                            "server-key.pem", NULL);
+}
+
+static void tls_cleanup(void)
+{
+    if (tls_directory[0] == '\0') return;
+    const char *cleanup[] = {"/bin/rm", "-rf", tls_directory, NULL};
+    command_result result;
+    if (run_command(cleanup, NULL, 30, &result) == 0) command_result_free(&result);
+}
+
+static server start_tls_server(void)
+{
+    tls_prepare();
+    return start_server(tls_directory, GUEST("tls_echo"), "serve", "server.pem", "server-key.pem",
+                        NULL);
+}
+
+/* Runs the guest client against port with message; it must get its echo. */
+static void guest_echo(int port, const char *message)
+{
+    char port_text[16], expected[128];
+    snprintf(port_text, sizeof port_text, "%d", port);
+    snprintf(expected, sizeof expected, "echo: %s", message);
+    const char *client[] = {LUN_CLI_PATH, "run",        GUEST("tls_echo"), "connect", "localhost",
+                            port_text,    "server.pem", message,           NULL};
+    command_result result;
+    assert_int_equal(run_command(client, tls_directory, 20, &result), 0);
+    assert_int_equal(result.status, 0);
+    assert_non_null(strstr(result.output, expected));
+    command_result_free(&result);
+}
+
+/* Reads until the server ends the connection: EOF or a reset, never the
+ * receive timeout of connect_to. */
+static void expect_closed(int fd)
+{
+    char buffer[256];
+    ssize_t got;
+    while ((got = recv(fd, buffer, sizeof buffer, 0)) > 0)
+        continue;
+    if (got < 0 && errno != ECONNRESET)
+        fail_msg("the server kept the connection: %s", strerror(errno));
+}
+
+/* The server's descriptor count once it stops changing. */
+static int settled_fds(pid_t pid)
+{
+    int count = -1;
+    for (int tries = 0; tries < 100; tries++) {
+        usleep(20000);
+        int now = count_fds(pid);
+        if (now == count) break;
+        count = now;
+    }
+    return count;
+}
+
+static void test_tls_echo(void **state)
+{
+    (void)state;
+    server s = start_tls_server();
     char port[16], connect_to_text[64];
     snprintf(port, sizeof port, "%d", s.port);
     snprintf(connect_to_text, sizeof connect_to_text, "127.0.0.1:%d", s.port);
@@ -504,37 +573,55 @@ static void test_tls_echo(void **state)
     command_result_free(&result);
 
     /* A guest client: DNS (localhost), tls_connect with a custom root. */
-    const char *client[] = {LUN_CLI_PATH, "run",        GUEST("tls_echo"), "connect", "localhost",
-                            port,         "server.pem", "guest says hi",   NULL};
-    assert_int_equal(run_command(client, tls_directory, 60, &result), 0);
-    assert_int_equal(result.status, 0);
-    assert_non_null(strstr(result.output, "echo: guest says hi"));
-    command_result_free(&result);
+    guest_echo(s.port, "guest says hi");
 
     /* Trusting another certificate: the handshake fails with an error id
      * (the guest reports it), not a trap. */
-    client[6] = "other.pem";
+    const char *client[] = {LUN_CLI_PATH, "run",       GUEST("tls_echo"), "connect", "localhost",
+                            port,         "other.pem", "guest says hi",   NULL};
     assert_int_equal(run_command(client, tls_directory, 60, &result), 0);
     assert_int_equal(result.status, 1);
     assert_non_null(strstr(result.output, "connect failed: "));
     command_result_free(&result);
-
-    /* A client that is not TLS at all does not hurt the server. */
-    int fd = connect_to(s.port, SOCK_STREAM);
-    send_all(fd, "plain text\r\n\r\n", 14);
-    char reply[256];
-    while (recv(fd, reply, sizeof reply, 0) > 0) /* until closed or reset */
-        continue;
-    close(fd);
-    client[6] = "server.pem";
-    assert_int_equal(run_command(client, tls_directory, 60, &result), 0);
-    assert_int_equal(result.status, 0);
-    command_result_free(&result);
-
+    guest_echo(s.port, "after a failed client");
     stop_server(&s);
-    const char *cleanup[] = {"/bin/rm", "-rf", tls_directory, NULL};
-    run_command(cleanup, NULL, 30, &result);
-    command_result_free(&result);
+}
+
+/* The handshake runs in the handler's first read, not in tls_accept: a TCP
+ * client that never sends its hello does not stall the listener. */
+static void test_tls_silent_client_does_not_stall_accept(void **state)
+{
+    (void)state;
+    server s = start_tls_server();
+    int silent = connect_to(s.port, SOCK_STREAM);
+    guest_echo(s.port, "behind a silent client");
+    /* The silent connection is still open: its handler waits for the hello. */
+    char byte;
+    assert_int_equal(recv(silent, &byte, 1, MSG_DONTWAIT), -1);
+    assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+    close(silent);
+    guest_echo(s.port, "after the silent client left");
+    stop_server(&s);
+}
+
+/* Clients that send garbage instead of a ClientHello: the handler's read
+ * returns an error, the handler closes its stream and ends. */
+static void test_tls_garbage_clients_are_cleaned_up(void **state)
+{
+    (void)state;
+    server s = start_tls_server();
+    guest_echo(s.port, "warm up"); /* everything the server makes once exists */
+    int baseline = settled_fds(s.pid);
+    assert_true(baseline > 0);
+    for (int i = 0; i < 5; i++) {
+        int fd = connect_to(s.port, SOCK_STREAM);
+        send_all(fd, "plain text\r\n\r\n", 14);
+        expect_closed(fd);
+        close(fd);
+    }
+    assert_int_equal(wait_for_fds(s.pid, baseline), baseline);
+    guest_echo(s.port, "after garbage");
+    stop_server(&s);
 }
 
 int main(void)
@@ -550,6 +637,10 @@ int main(void)
         cmocka_unit_test_teardown(test_http_slow_client_times_out, kill_servers),
         cmocka_unit_test_teardown(test_udp_echo, kill_servers),
         cmocka_unit_test_teardown(test_tls_echo, kill_servers),
+        cmocka_unit_test_teardown(test_tls_silent_client_does_not_stall_accept, kill_servers),
+        cmocka_unit_test_teardown(test_tls_garbage_clients_are_cleaned_up, kill_servers),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    tls_cleanup();
+    return failed;
 }

@@ -2,9 +2,18 @@
  * TLS over loopback with native processes: a self-signed certificate made
  * at test time (OpenSSL API), an echo server with one process per
  * connection, clients that trust it, a client that checks the wrong name,
- * a client that trusts nothing, bad PEM input.
+ * a client that trusts nothing, bad PEM input. The server handshake runs
+ * in a stream's first I/O call: a silent TCP client does not stall the
+ * acceptor, and garbage instead of a ClientHello fails that call.
  */
 #include "net_test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -84,7 +93,8 @@ typedef struct server {
     bool flood; /* handlers write until the peer is gone */
     _Atomic int served;
     _Atomic int write_errors;
-    _Atomic int failed_handshakes;
+    _Atomic int failed_accepts;
+    _Atomic int read_errors; /* handshake failures included */
     _Atomic int handlers_freed;
 } server;
 
@@ -136,7 +146,10 @@ static lun_step_result handler_step(lun_process *self, void *state)
         }
         status = lun_tls_read(self, h->stream, h->buffer, sizeof h->buffer, &count, NULL);
         if (status == LUN_ERR_WOULD_BLOCK) return LUN_STEP_WAIT;
-        if (status != LUN_OK) return LUN_STEP_FAILED;
+        if (status != LUN_OK) {
+            atomic_fetch_add(&h->server->read_errors, 1);
+            return LUN_STEP_FAILED;
+        }
         if (count == 0) {
             atomic_fetch_add(&h->server->served, 1);
             return LUN_STEP_DONE;
@@ -160,7 +173,7 @@ static lun_step_result acceptor_step(lun_process *self, void *state)
         lun_status status = lun_tls_accept(self, s->listener, &s->pending, NULL, NULL);
         if (status == LUN_ERR_WOULD_BLOCK) return LUN_STEP_WAIT;
         if (status != LUN_OK) {
-            atomic_fetch_add(&s->failed_handshakes, 1);
+            atomic_fetch_add(&s->failed_accepts, 1);
             continue;
         }
         handler *h = calloc(1, sizeof *h);
@@ -262,6 +275,18 @@ static void start(tls_fixture *t, fixture *f)
     t->acceptor = spawn(f, acceptor_step, &t->s, server_free);
 }
 
+/* A client that trusts the fixture's certificate and sends `text`. */
+static tls_client trusting_client(tls_fixture *t, _Atomic int *succeeded, const char *text)
+{
+    tls_client client = {.net = t->f->net,
+                         .address = t->s.address,
+                         .server_name = "localhost",
+                         .trust = &t->id,
+                         .succeeded = succeeded};
+    client.length = (size_t)snprintf(client.out, sizeof client.out, "%s", text);
+    return client;
+}
+
 static void stop(tls_fixture *t, int handlers)
 {
     wait_for_count(&t->s.handlers_freed, handlers);
@@ -323,16 +348,14 @@ static void test_tls_verification_failures(void **state)
                             .length = 4};
     assert_int_equal(run_client(t.f, &untrusted), LUN_ERR_IO);
     assert_int_equal(atomic_load(&succeeded), 0);
-    wait_for_count(&t.s.failed_handshakes, 2); /* the server survives both */
-    tls_client good = {.net = t.f->net,
-                       .address = t.s.address,
-                       .server_name = "localhost",
-                       .trust = &t.id,
-                       .succeeded = &succeeded};
-    good.length = (size_t)snprintf(good.out, sizeof good.out, "after failures");
+    /* The server's handshakes fail in its handlers' first reads; the
+     * acceptor never sees them. */
+    wait_for_count(&t.s.read_errors, 2);
+    assert_int_equal(atomic_load(&t.s.failed_accepts), 0);
+    tls_client good = trusting_client(&t, &succeeded, "after failures");
     assert_int_equal(run_client(t.f, &good), LUN_OK);
     assert_int_equal(atomic_load(&succeeded), 1);
-    stop(&t, 1);
+    stop(&t, 3);
 }
 
 /* The peer goes away while the server writes: an error value, no SIGPIPE. */
@@ -397,6 +420,169 @@ static void test_tls_timeouts_and_clone(void **state)
     stop(&t, 1);
 }
 
+/* ---- lazy server handshakes ---------------------------------------------------------- */
+
+/* A plain TCP connection to address (a TLS listener), with receive
+ * timeouts so that a server that never answers fails the test. */
+static int tcp_connect(const lun_net_address *address)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct timeval timeout = {.tv_sec = 20};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(address->port)};
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof to), 0);
+    return fd;
+}
+
+/* Reads until the server ends the connection: EOF or a reset, never the
+ * receive timeout. */
+static void expect_closed(int fd)
+{
+    char buffer[512];
+    ssize_t got;
+    while ((got = recv(fd, buffer, sizeof buffer, 0)) > 0)
+        continue;
+    if (got < 0 && errno != ECONNRESET)
+        fail_msg("the server kept the connection: %s", strerror(errno));
+}
+
+static const char not_a_hello[] = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+/* A client that connects and never sends its hello holds up only its own
+ * handler: the acceptor goes on, and the next client gets its echo. */
+static void test_tls_silent_client_does_not_stall_accept(void **state)
+{
+    tls_fixture t;
+    start(&t, *state);
+    int silent = tcp_connect(&t.s.address);
+    _Atomic int succeeded = 0;
+    tls_client good = trusting_client(&t, &succeeded, "behind a silent client");
+    lun_process *process = spawn(t.f, client_step, &good, client_free);
+    assert_int_equal(join_within(process, 10000).kind, LUN_RESULT_OK);
+    lun_process_release(process);
+    assert_int_equal(good.connect_status, LUN_OK);
+    assert_int_equal(atomic_load(&succeeded), 1);
+    wait_for_count(&t.s.served, 1);
+    wait_for_count(&t.s.handlers_freed, 1);
+    /* The silent client's handler still waits for the hello. */
+    sleep_ms(20);
+    assert_int_equal(atomic_load(&t.s.handlers_freed), 1);
+    assert_int_equal(atomic_load(&t.s.read_errors), 0);
+    close(silent); /* its handshake fails now, in the handler's read */
+    wait_for_count(&t.s.read_errors, 1);
+    stop(&t, 2);
+}
+
+/* Handlers whose clients send garbage fail their first read and go away
+ * with their streams. */
+static void test_tls_garbage_clients_are_cleaned_up(void **state)
+{
+    tls_fixture t;
+    start(&t, *state);
+    int baseline = open_descriptors();
+    enum { GARBAGE_CLIENTS = 5 };
+    for (int i = 0; i < GARBAGE_CLIENTS; i++) {
+        int fd = tcp_connect(&t.s.address);
+        assert_int_equal(send(fd, not_a_hello, sizeof not_a_hello - 1, MSG_NOSIGNAL),
+                         (ssize_t)(sizeof not_a_hello - 1));
+        expect_closed(fd);
+        close(fd);
+    }
+    wait_for_count(&t.s.read_errors, GARBAGE_CLIENTS);
+    wait_for_count(&t.s.handlers_freed, GARBAGE_CLIENTS);
+    assert_int_equal(atomic_load(&t.s.served), 0);
+    assert_int_equal(lun_net_socket_count(t.f->net), 1); /* the listener */
+    assert_int_equal(open_descriptors(), baseline);
+    stop(&t, GARBAGE_CLIENTS);
+}
+
+static lun_tls_listener *bind_listener(fixture *f, const identity *id, lun_net_address *address)
+{
+    lun_net_address any = loopback(4, 0);
+    lun_tls_listener *listener = NULL;
+    assert_int_equal(lun_tls_bind(f->net, &any, id->certificate, id->certificate_length, id->key,
+                                  id->key_length, &listener, NULL),
+                     LUN_OK);
+    assert_int_equal(lun_tls_listener_local_address(listener, address, NULL), LUN_OK);
+    return listener;
+}
+
+/* Blocking mode, call by call: accept returns before any byte came; the
+ * read that meets garbage fails with the handshake's error, every later
+ * call fails too. */
+static void test_tls_garbage_fails_first_read(void **state)
+{
+    fixture *f = *state;
+    identity id = make_identity();
+    int baseline = open_descriptors();
+    lun_net_address address, peer;
+    lun_tls_listener *listener = bind_listener(f, &id, &address);
+    int client = tcp_connect(&address);
+    lun_tls_stream *stream = NULL;
+    assert_int_equal(lun_tls_accept(NULL, listener, &stream, &peer, NULL), LUN_OK);
+    assert_non_null(stream);
+    struct sockaddr_in local;
+    socklen_t local_length = sizeof local;
+    assert_int_equal(getsockname(client, (struct sockaddr *)&local, &local_length), 0);
+    assert_int_equal(peer.port, ntohs(local.sin_port));
+    assert_int_equal(send(client, not_a_hello, sizeof not_a_hello - 1, MSG_NOSIGNAL),
+                     (ssize_t)(sizeof not_a_hello - 1));
+    lun_tls_stream_set_read_timeout(stream, 10000);
+    char buffer[64];
+    size_t count = 1;
+    lun_error error;
+    assert_int_equal(lun_tls_read(NULL, stream, buffer, sizeof buffer, &count, &error), LUN_ERR_IO);
+    assert_int_equal(count, 0);
+    assert_non_null(strstr(error.message, "TLS handshake"));
+    assert_int_equal(lun_tls_read(NULL, stream, buffer, sizeof buffer, &count, NULL),
+                     LUN_ERR_STATE);
+    struct iovec part = {buffer, 4};
+    assert_int_equal(lun_tls_write_vectored(NULL, stream, &part, 1, &count, NULL), LUN_ERR_STATE);
+    assert_int_equal(lun_tls_flush(NULL, stream, NULL), LUN_ERR_STATE);
+    lun_tls_stream_release(stream);
+    expect_closed(client);
+    close(client);
+    lun_tls_listener_release(listener);
+    assert_int_equal(lun_net_socket_count(f->net), 0);
+    assert_int_equal(open_descriptors(), baseline);
+    identity_free(&id);
+}
+
+/* The handshake waits under the read timeout in a read and under the write
+ * timeout in a write or flush; a timeout leaves it pending, not failed. */
+static void test_tls_handshake_timeouts(void **state)
+{
+    fixture *f = *state;
+    identity id = make_identity();
+    lun_net_address address;
+    lun_tls_listener *listener = bind_listener(f, &id, &address);
+    int client = tcp_connect(&address);
+    lun_tls_stream *stream = NULL;
+    assert_int_equal(lun_tls_accept(NULL, listener, &stream, NULL, NULL), LUN_OK);
+    lun_tls_stream_set_read_timeout(stream, 40);
+    lun_tls_stream_set_write_timeout(stream, 30);
+    char buffer[16];
+    size_t count;
+    uint64_t begin = now_ms();
+    assert_int_equal(lun_tls_read(NULL, stream, buffer, sizeof buffer, &count, NULL),
+                     LUN_ERR_TIMEOUT);
+    assert_true(now_ms() - begin >= 40);
+    begin = now_ms();
+    assert_int_equal(lun_tls_flush(NULL, stream, NULL), LUN_ERR_TIMEOUT);
+    assert_true(now_ms() - begin >= 30);
+    struct iovec part = {buffer, 4};
+    assert_int_equal(lun_tls_write_vectored(NULL, stream, &part, 1, &count, NULL), LUN_ERR_TIMEOUT);
+    /* Still pending: the client's departure is what fails it. */
+    close(client);
+    lun_tls_stream_set_read_timeout(stream, 10000);
+    assert_int_equal(lun_tls_read(NULL, stream, buffer, sizeof buffer, &count, NULL), LUN_ERR_IO);
+    lun_tls_stream_release(stream);
+    lun_tls_listener_release(listener);
+    identity_free(&id);
+}
+
 static void test_tls_bad_pem(void **state)
 {
     fixture *f = *state;
@@ -440,6 +626,10 @@ int main(void)
         NET_TEST(test_tls_verification_failures),
         NET_TEST(test_tls_peer_gone_while_writing),
         NET_TEST(test_tls_timeouts_and_clone),
+        NET_TEST(test_tls_silent_client_does_not_stall_accept),
+        NET_TEST(test_tls_garbage_clients_are_cleaned_up),
+        NET_TEST(test_tls_garbage_fails_first_read),
+        NET_TEST(test_tls_handshake_timeouts),
         NET_TEST(test_tls_bad_pem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
