@@ -6,9 +6,10 @@
  * the first process of environment 0 of its own runtime (so with its own
  * registry), with its output captured (one buffer for the test process, one
  * per other process that writes, shown under " --- process N stdout ---"),
- * and the report mimics the Rust test harness. This runtime runs the tests
- * one after the other (lunatic starts them concurrently; only the total time
- * differs). Captured fds are plain files here (lunatic reports pipes).
+ * and the report mimics the Rust test harness. As in lunatic, the tests run
+ * concurrently: as many at once as there are cores (at least four), each
+ * test's line printed when it ends. Captured fds are plain files here
+ * (lunatic reports pipes).
  */
 #include <pthread.h>
 #include <regex.h>
@@ -22,6 +23,8 @@
 #include "lunatic/api.h"
 
 #define TEST_PREFIX "#lunatic_test_"
+
+enum { MIN_RUNNERS = 4 };
 
 typedef struct test_options {
     const char *filter;
@@ -318,59 +321,126 @@ static double now_seconds(void)
     return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
-static int run_all(test_entry *tests, size_t count, lun_module *module, const test_options *options)
+/* What the runner threads share: the next test to take, and the results. */
+typedef struct test_run {
+    test_entry *tests;
+    size_t count;
+    lun_module *module;
+    const test_options *options;
+    pthread_mutex_t lock; /* next, the counts, and stdout */
+    size_t next;
+    size_t passed, failed;
+    char **outputs;
+    bool *failures;
+} test_run;
+
+/* Takes the next test to run; false when none is left. */
+static bool next_test(test_run *run, size_t *index)
 {
-    size_t to_run = 0;
-    for (size_t i = 0; i < count; i++)
-        to_run += tests[i].selected;
-    printf("\nrunning %zu test%s\n", to_run, to_run == 1 ? "" : "s");
-    fflush(stdout);
-    double start = now_seconds();
-    size_t passed = 0, failed = 0, ignored = 0;
-    char **outputs = calloc(count ? count : 1, sizeof *outputs);
-    bool *failures = calloc(count ? count : 1, sizeof *failures);
-    if (outputs == NULL || failures == NULL) {
-        free(outputs);
-        free(failures);
-        fprintf(stderr, "Error: out of memory\n");
-        return 1;
+    bool found = false;
+    pthread_mutex_lock(&run->lock);
+    while (run->next < run->count && !found) {
+        const test_entry *entry = &run->tests[run->next];
+        found = entry->selected && (!entry->ignore || run->options->ignored);
+        *index = run->next++;
     }
-    for (size_t i = 0; i < count; i++) {
-        if (!tests[i].selected) continue;
-        if (tests[i].ignore && !options->ignored) {
-            printf("test %s ... ignored\n", tests[i].name);
-            ignored++;
-            continue;
-        }
-        bool ok = run_test(&tests[i], module, options, &outputs[i]);
-        printf("test %s ... %s\n", tests[i].name, ok ? "ok" : "FAILED");
+    pthread_mutex_unlock(&run->lock);
+    return found;
+}
+
+static void *runner_main(void *argument)
+{
+    test_run *run = argument;
+    size_t i;
+    while (next_test(run, &i)) {
+        char *output = NULL;
+        bool ok = run_test(&run->tests[i], run->module, run->options, &output);
+        pthread_mutex_lock(&run->lock);
+        run->outputs[i] = output;
+        run->failures[i] = !ok;
+        ok ? run->passed++ : run->failed++;
+        printf("test %s ... %s\n", run->tests[i].name, ok ? "ok" : "FAILED");
         fflush(stdout);
-        failures[i] = !ok;
-        ok ? passed++ : failed++;
+        pthread_mutex_unlock(&run->lock);
     }
-    if (options->show_output && passed > 0) {
+    return NULL;
+}
+
+/* Runs the selected tests on one thread per core, at least four (this one
+ * included; tests mostly wait, and lunatic starts them all at once). With
+ * no thread to spare, they run here one after the other. */
+static void run_concurrently(test_run *run, size_t to_run)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t wanted = cores > MIN_RUNNERS ? (size_t)cores : MIN_RUNNERS;
+    if (wanted > to_run) wanted = to_run;
+    pthread_t *threads = calloc(wanted ? wanted : 1, sizeof *threads);
+    size_t started = 0;
+    while (threads != NULL && started + 1 < wanted &&
+           pthread_create(&threads[started], NULL, runner_main, run) == 0)
+        started++;
+    runner_main(run);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    free(threads);
+}
+
+static void print_report(const test_run *run, size_t ignored, size_t to_run, double start)
+{
+    const test_entry *tests = run->tests;
+    if (run->options->show_output && run->passed > 0) {
         printf("\nsuccesses:\n\n");
-        for (size_t i = 0; i < count; i++)
-            if (outputs[i] != NULL && !failures[i])
-                printf("---- %s stdout ----\n%s\n", tests[i].name, outputs[i]);
+        for (size_t i = 0; i < run->count; i++)
+            if (run->outputs[i] != NULL && !run->failures[i])
+                printf("---- %s stdout ----\n%s\n", tests[i].name, run->outputs[i]);
     }
-    if (failed > 0) {
+    if (run->failed > 0) {
         printf("\nfailures:\n\n");
-        for (size_t i = 0; i < count; i++)
-            if (failures[i]) printf("---- %s stdout ----\n%s\n", tests[i].name, outputs[i]);
+        for (size_t i = 0; i < run->count; i++)
+            if (run->failures[i])
+                printf("---- %s stdout ----\n%s\n", tests[i].name, run->outputs[i]);
         printf("\nfailures:\n");
-        for (size_t i = 0; i < count; i++)
-            if (failures[i]) printf("    %s\n", tests[i].name);
+        for (size_t i = 0; i < run->count; i++)
+            if (run->failures[i]) printf("    %s\n", tests[i].name);
     }
     printf("\ntest result: %s. %zu passed; %zu failed; %zu ignored; 0 measured; %zu filtered "
            "out; finished in %.2fs\n\n",
-           failed ? "FAILED" : "ok", passed, failed, ignored, count - to_run,
+           run->failed ? "FAILED" : "ok", run->passed, run->failed, ignored, run->count - to_run,
            now_seconds() - start);
+}
+
+static int run_all(test_entry *tests, size_t count, lun_module *module, const test_options *options)
+{
+    size_t to_run = 0, ignored = 0;
     for (size_t i = 0; i < count; i++)
-        free(outputs[i]);
-    free(outputs);
-    free(failures);
-    return failed ? 1 : 0;
+        to_run += tests[i].selected;
+    printf("\nrunning %zu test%s\n", to_run, to_run == 1 ? "" : "s");
+    for (size_t i = 0; i < count; i++) {
+        if (tests[i].selected && tests[i].ignore && !options->ignored) {
+            printf("test %s ... ignored\n", tests[i].name);
+            ignored++;
+        }
+    }
+    fflush(stdout);
+    double start = now_seconds();
+    test_run run = {.tests = tests, .count = count, .module = module, .options = options};
+    run.outputs = calloc(count ? count : 1, sizeof *run.outputs);
+    run.failures = calloc(count ? count : 1, sizeof *run.failures);
+    if (run.outputs == NULL || run.failures == NULL) {
+        free(run.outputs);
+        free(run.failures);
+        fprintf(stderr, "Error: out of memory\n");
+        return 1;
+    }
+    pthread_mutex_init(&run.lock, NULL);
+    run_concurrently(&run, to_run - ignored);
+    pthread_mutex_destroy(&run.lock);
+    print_report(&run, ignored, to_run, start);
+    for (size_t i = 0; i < count; i++)
+        free(run.outputs[i]);
+    free(run.outputs);
+    free(run.failures);
+    return run.failed ? 1 : 0;
 }
 
 int cli_test(const cli_run_options *run)

@@ -7,8 +7,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -38,7 +40,7 @@ static void test_all(void **state)
     (void)state;
     command_result result = run_test_mode(NULL);
     assert_int_equal(result.status, 1);
-    contains(&result, "running 8 tests");
+    contains(&result, "running 10 tests");
     contains(&result, "test passes ... ok");
     contains(&result, "test fails ... FAILED");
     contains(&result, "test panics ... ok");
@@ -48,7 +50,7 @@ static void test_all(void **state)
     contains(&result, "test own_registry_again ... ok");
     contains(&result, "---- fails stdout ----\noutput of a failing test");
     contains(&result,
-             "test result: FAILED. 4 passed; 3 failed; 1 ignored; 0 measured; 0 filtered out");
+             "test result: FAILED. 6 passed; 3 failed; 1 ignored; 0 measured; 0 filtered out");
     /* Each process of a test has its own buffer. */
     contains(&result, "---- child_output stdout ----\noutput of the test process\n"
                       " --- process 2 stdout ---\noutput of a child process\n");
@@ -64,7 +66,7 @@ static void test_filter(void **state)
     command_result result = run_test_mode(extra);
     assert_int_equal(result.status, 0);
     contains(&result, "running 1 test\n");
-    contains(&result, "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 7 filtered out");
+    contains(&result, "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 9 filtered out");
     command_result_free(&result);
     const char *exact[] = {"own_registry", "--exact", "--show-output", NULL};
     result = run_test_mode(exact);
@@ -100,6 +102,30 @@ static void test_ignored_and_list(void **state)
     command_result_free(&result);
 }
 
+/* As in lunatic, the tests run at the same time: each rendezvous test
+ * waits (10 s at most) for the other's mark in the directory. */
+static void test_tests_run_concurrently(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/lun-rendezvous-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char argument[64];
+    snprintf(argument, sizeof argument, "--rendezvous=%s", dir);
+    const char *extra[] = {"rendezvous", "--dir", dir, argument, NULL};
+    command_result result = run_test_mode(extra);
+    assert_int_equal(result.status, 0);
+    contains(&result, "test rendezvous_first ... ok");
+    contains(&result, "test rendezvous_second ... ok");
+    contains(&result, "test result: ok. 2 passed; 0 failed");
+    command_result_free(&result);
+    char path[64];
+    snprintf(path, sizeof path, "%s/first", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/second", dir);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_not_selected_without_cargo(void **state)
 {
     (void)state;
@@ -118,6 +144,7 @@ int main(void)
         cmocka_unit_test(test_all),
         cmocka_unit_test(test_filter),
         cmocka_unit_test(test_ignored_and_list),
+        cmocka_unit_test(test_tests_run_concurrently),
         cmocka_unit_test(test_not_selected_without_cargo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
