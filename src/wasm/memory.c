@@ -372,7 +372,8 @@ int32_t wasm_memory_grow(lun_memory *memory, uint32_t pages)
     if (!allocate(&grown, new_size)) return -1;
     /* Outside the window both chunks are zero already. */
     byte_range written = written_range(memory);
-    memcpy(grown.data + written.low, memory->data + written.low, range_bytes(written));
+    if (range_bytes(written) > 0) /* a memory of no pages has no data pointer */
+        memcpy(grown.data + written.low, memory->data + written.low, range_bytes(written));
     set_written_range(&grown, written);
     release_storage(memory);
     *memory = grown;

@@ -213,8 +213,10 @@ static void run_clients_holding(fixture *f, server *s, int count, bool hold)
         clients[i] = spawn_client(f, &s->address, i, &succeeded, hold);
     if (hold) {
         wait_for_count(&succeeded, count);
-        /* Both ends of every connection are open now. */
-        assert_true(lun_net_socket_count(f->net) >= sockets_before + 2 * (size_t)count);
+        /* Both ends of every connection are open now. The acceptor reserves
+         * a socket for its next accept while it tries one, so the count
+         * before may hold one that is not there now. */
+        assert_true(lun_net_socket_count(f->net) + 1 >= sockets_before + 2 * (size_t)count);
         for (int i = 0; i < count; i++)
             assert_int_equal(lun_process_send_message(clients[i], lun_message_new_data(0, 0), NULL),
                              LUN_OK);
