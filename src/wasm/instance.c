@@ -109,17 +109,31 @@ void lun_func_free(lun_func *func)
 
 /* ---- tables, memories, globals ----------------------------------------- */
 
+/* `inline_elements`: room for min zeroed elements in an instance's block,
+ * or NULL to allocate them. */
 static lun_status table_init(lun_table *table, lun_valtype type, uint32_t min, uint32_t max,
-                             lun_error *error)
+                             void **inline_elements, lun_error *error)
 {
     if (min > WASM_TABLE_SIZE_LIMIT)
         return lun_error_set(error, LUN_ERR_NO_MEMORY, "table of %u elements is too large", min);
     table->element_type = type;
     table->size = min;
     table->max = max;
-    table->elements = calloc(min ? min : 1, sizeof *table->elements);
+    table->inline_elements = inline_elements;
+    table->elements =
+        inline_elements ? inline_elements : calloc(min ? min : 1, sizeof *table->elements);
     if (table->elements == NULL) return lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
     return LUN_OK;
+}
+
+static bool table_inline(uint32_t min)
+{
+    return min > 0 && min <= WASM_INLINE_TABLE_ELEMENTS;
+}
+
+static void table_release_elements(lun_table *table)
+{
+    if (table->elements != table->inline_elements) free(table->elements);
 }
 
 int32_t wasm_table_grow(lun_table *table, uint32_t count, void *init)
@@ -128,7 +142,13 @@ int32_t wasm_table_grow(lun_table *table, uint32_t count, void *init)
     uint64_t size = old + count;
     if (size > table->max || size > WASM_TABLE_SIZE_LIMIT) return -1;
     if (count == 0) return (int32_t)old;
-    void **elements = realloc(table->elements, size * sizeof *elements);
+    void **elements;
+    if (table->elements == table->inline_elements) {
+        elements = malloc(size * sizeof *elements);
+        if (elements != NULL) memcpy(elements, table->elements, old * sizeof *elements);
+    } else {
+        elements = realloc(table->elements, size * sizeof *elements);
+    }
     if (elements == NULL) return -1;
     for (uint64_t i = old; i < size; i++)
         elements[i] = init;
@@ -146,7 +166,7 @@ lun_status lun_table_new(lun_valtype element_type, uint32_t min, uint32_t max, l
         return lun_error_set(error, LUN_ERR_INVALID_ARGUMENT, "bad table type");
     lun_table *t = calloc(1, sizeof *t);
     if (t == NULL) return lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
-    lun_status status = table_init(t, element_type, min, max, error);
+    lun_status status = table_init(t, element_type, min, max, NULL, error);
     if (status != LUN_OK) {
         free(t);
         return status;
@@ -158,7 +178,7 @@ lun_status lun_table_new(lun_valtype element_type, uint32_t min, uint32_t max, l
 void lun_table_free(lun_table *table)
 {
     if (table == NULL) return;
-    free(table->elements);
+    table_release_elements(table);
     free(table);
 }
 
@@ -450,7 +470,8 @@ lun_func *wasm_instance_function(lun_instance *instance, uint32_t index)
     if (f != NULL) return f;
     const lun_module *m = instance->module;
     if (index < m->imported_function_count || index >= m->total_function_count) return NULL;
-    f = calloc(1, sizeof *f);
+    uint32_t slot = m->function_object_slots[index - m->imported_function_count];
+    f = slot != UINT32_MAX ? &instance->function_objects[slot] : calloc(1, sizeof *f);
     if (f == NULL) return NULL;
     const wasm_function *function = &m->functions[index - m->imported_function_count];
     f->kind = WASM_FUNC_WASM;
@@ -664,7 +685,8 @@ static bool const_value(lun_instance *instance, const wasm_const_expr *expr, uin
 /* The instance and the arrays whose sizes the module fixes, in one block:
  * spawning a process costs one allocation for them instead of ten. */
 typedef struct instance_layout {
-    size_t functions, tables, own_tables, globals, own_globals, own_memory;
+    size_t functions, function_objects, tables, own_tables, globals, own_globals, own_memory;
+    size_t stack, frames, table_elements;
     size_t element_dropped, data_dropped, total;
 } instance_layout;
 
@@ -682,6 +704,13 @@ static instance_layout layout_of(const lun_module *m)
     size_t total = 0;
     layout_add(&total, 1, sizeof(lun_instance));
     l.functions = layout_add(&total, m->total_function_count, sizeof(lun_func *));
+    l.function_objects = layout_add(&total, m->function_object_count, sizeof(lun_func));
+    l.stack = layout_add(&total, WASM_INLINE_STACK_SLOTS, sizeof(uint64_t));
+    l.frames = layout_add(&total, WASM_INLINE_FRAMES, sizeof(wasm_frame));
+    size_t inline_elements = 0;
+    for (uint32_t i = 0; i < m->table_count; i++)
+        if (table_inline(m->tables[i].limits.min)) inline_elements += m->tables[i].limits.min;
+    l.table_elements = layout_add(&total, inline_elements, sizeof(void *));
     l.tables =
         layout_add(&total, (size_t)m->imported_table_count + m->table_count, sizeof(lun_table *));
     l.own_tables = layout_add(&total, m->table_count, sizeof(lun_table));
@@ -702,6 +731,11 @@ static lun_instance *instance_allocate(const lun_module *m)
     if (block == NULL) return NULL;
     lun_instance *in = (lun_instance *)block;
     in->functions = (lun_func **)(block + l.functions);
+    in->function_objects = (lun_func *)(block + l.function_objects);
+    in->stack = in->inline_stack = (uint64_t *)(block + l.stack);
+    in->stack_capacity = WASM_INLINE_STACK_SLOTS;
+    in->frames = in->inline_frames = (wasm_frame *)(block + l.frames);
+    in->frame_capacity = WASM_INLINE_FRAMES;
     in->tables = (lun_table **)(block + l.tables);
     in->own_tables = (lun_table *)(block + l.own_tables);
     in->globals = (uint64_t **)(block + l.globals);
@@ -714,11 +748,15 @@ static lun_instance *instance_allocate(const lun_module *m)
 static lun_status build_objects(lun_instance *instance, lun_error *error)
 {
     const lun_module *m = instance->module;
+    instance_layout l = layout_of(m);
+    void **next_elements = (void **)((char *)instance + l.table_elements);
     for (uint32_t i = 0; i < m->table_count; i++) {
         const wasm_tabletype *type = &m->tables[i];
-        uint32_t max = type->limits.has_max ? type->limits.max : UINT32_MAX;
-        lun_status status =
-            table_init(&instance->own_tables[i], type->element_type, type->limits.min, max, error);
+        uint32_t min = type->limits.min, max = type->limits.has_max ? type->limits.max : UINT32_MAX;
+        void **inline_elements = table_inline(min) ? next_elements : NULL;
+        if (inline_elements != NULL) next_elements += min;
+        lun_status status = table_init(&instance->own_tables[i], type->element_type, min, max,
+                                       inline_elements, error);
         if (status != LUN_OK) return status;
         instance->tables[m->imported_table_count + i] = &instance->own_tables[i];
     }
@@ -727,7 +765,7 @@ static lun_status build_objects(lun_instance *instance, lun_error *error)
         uint64_t max = limits->has_max ? limits->max : WASM_MAX_PAGES;
         uint64_t cap = instance->config.max_memory_bytes;
         if (cap != 0 && cap / WASM_PAGE_SIZE < max) max = cap / WASM_PAGE_SIZE;
-        lun_memory *memory = (lun_memory *)((char *)instance + layout_of(m).own_memory);
+        lun_memory *memory = (lun_memory *)((char *)instance + l.own_memory);
         lun_status status = wasm_memory_init(memory, limits->min, (uint32_t)max, error);
         if (status != LUN_OK) return status;
         instance->own_memory = memory;
@@ -816,13 +854,14 @@ static void instance_destroy(lun_instance *instance)
     const lun_module *m = instance->module;
     if (instance->own_tables != NULL)
         for (uint32_t i = 0; i < m->table_count; i++)
-            free(instance->own_tables[i].elements);
+            table_release_elements(&instance->own_tables[i]);
     if (instance->own_memory != NULL) wasm_memory_release(instance->own_memory);
-    for (uint32_t i = m->imported_function_count; i < m->total_function_count; i++)
-        free(instance->functions[i]);
+    for (uint32_t i = 0; i < m->function_count; i++)
+        if (m->function_object_slots[i] == UINT32_MAX)
+            free(instance->functions[m->imported_function_count + i]);
     /* The arrays of the index spaces live in the instance's own block. */
-    free(instance->stack);
-    free(instance->frames);
+    if (instance->stack != instance->inline_stack) free(instance->stack);
+    if (instance->frames != instance->inline_frames) free(instance->frames);
     if (instance->guest != NULL) free(instance->guest->barriers);
     free(instance->guest);
     lun_module_free(instance->module);

@@ -192,6 +192,15 @@ static inline uint64_t sat_i64_u(double x)
     return (uint64_t)x;
 }
 
+/* realloc, except that a buffer in the instance's block is copied out. */
+static void *grow_buffer(void *buffer, const void *inline_buffer, size_t used, size_t bytes)
+{
+    if (buffer != inline_buffer) return realloc(buffer, bytes);
+    void *moved = malloc(bytes);
+    if (moved != NULL && used > 0) memcpy(moved, buffer, used);
+    return moved;
+}
+
 bool wasm_stack_reserve(lun_instance *instance, size_t slots)
 {
     if (slots <= instance->stack_capacity) return true;
@@ -200,7 +209,9 @@ bool wasm_stack_reserve(lun_instance *instance, size_t slots)
     while (capacity < slots)
         capacity *= 2;
     if (capacity > WASM_MAX_STACK_SLOTS) capacity = WASM_MAX_STACK_SLOTS;
-    uint64_t *stack = realloc(instance->stack, capacity * sizeof *stack);
+    uint64_t *stack =
+        grow_buffer(instance->stack, instance->inline_stack,
+                    instance->stack_capacity * sizeof *stack, capacity * sizeof *stack);
     if (stack == NULL) return false;
     instance->stack = stack;
     instance->stack_capacity = capacity;
@@ -211,7 +222,9 @@ static bool frames_reserve(lun_instance *instance)
 {
     if (instance->frame_count < instance->frame_capacity) return true;
     size_t capacity = instance->frame_capacity ? instance->frame_capacity * 2 : 16;
-    wasm_frame *frames = realloc(instance->frames, capacity * sizeof *frames);
+    wasm_frame *frames =
+        grow_buffer(instance->frames, instance->inline_frames,
+                    instance->frame_capacity * sizeof *frames, capacity * sizeof *frames);
     if (frames == NULL) return false;
     instance->frames = frames;
     instance->frame_capacity = capacity;

@@ -7,6 +7,22 @@
 
 #include "module.h"
 
+/* Gives a slot to every own function that may need a function object. */
+static lun_status plan_function_objects(lun_module *module, lun_error *error)
+{
+    if (module->function_count == 0) return LUN_OK;
+    module->function_object_slots = malloc(module->function_count * sizeof(uint32_t));
+    if (module->function_object_slots == NULL)
+        return lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
+    for (uint32_t i = 0; i < module->function_count; i++) {
+        uint32_t index = module->imported_function_count + i;
+        bool declared = (module->declared_function_refs[index / 8] >> (index % 8)) & 1;
+        bool needed = declared || (module->has_start && module->start_function == index);
+        module->function_object_slots[i] = needed ? module->function_object_count++ : UINT32_MAX;
+    }
+    return LUN_OK;
+}
+
 lun_status lun_module_decode(const uint8_t *bytes, size_t size, lun_module **module,
                              lun_error *error)
 {
@@ -18,6 +34,7 @@ lun_status lun_module_decode(const uint8_t *bytes, size_t size, lun_module **mod
     if (status != LUN_OK) return status;
     status = wasm_validate(decoded, error);
     if (status == LUN_OK) status = wasm_compile(decoded, error);
+    if (status == LUN_OK) status = plan_function_objects(decoded, error);
     if (status != LUN_OK) {
         wasm_module_destroy(decoded);
         return status;
@@ -76,6 +93,7 @@ void wasm_module_destroy(lun_module *module)
     free(module->elements);
     free(module->data_segments);
     free(module->declared_function_refs);
+    free(module->function_object_slots);
     if (module->function_names != NULL) {
         for (uint32_t index = 0; index < module->total_function_count; index++)
             free(module->function_names[index]);

@@ -168,6 +168,12 @@ struct lun_module {
      * globals): the only valid targets of ref.func in code. One bit per
      * function index. */
     uint8_t *declared_function_refs;
+    /* The own functions that may need a function object (the declared ones
+     * and the start function): how many, and each own function's slot among
+     * them (UINT32_MAX: none). Instances keep these objects in their own
+     * block instead of allocating each. */
+    uint32_t function_object_count;
+    uint32_t *function_object_slots;
 
     /* From the "name" custom section: one entry per function index, NULL
      * where no name is given. */

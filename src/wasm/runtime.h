@@ -28,10 +28,14 @@ struct lun_table {
     uint32_t size;
     uint32_t max; /* UINT32_MAX: none */
     void **elements;
+    void **inline_elements; /* the first elements, in an instance's block; or NULL */
 };
 
 /* The largest table this runtime builds, whatever the declared limits say. */
 enum { WASM_TABLE_SIZE_LIMIT = 10000000 };
+/* An instance keeps the elements of its own tables of at most this many
+ * (initially) in its block. */
+enum { WASM_INLINE_TABLE_ELEMENTS = 256 };
 
 struct lun_memory {
     uint8_t *data;
@@ -96,7 +100,8 @@ struct lun_instance {
     lun_module *module;
     lun_instance_config config;
 
-    lun_func **functions; /* the function index space; own ones made on first use */
+    lun_func **functions;       /* the function index space; own ones made on first use */
+    lun_func *function_objects; /* module->function_object_count, in the instance's block */
     lun_table **tables;
     lun_table *own_tables;
     lun_memory *memory;      /* memory 0, own or imported; NULL when none */
@@ -113,6 +118,10 @@ struct lun_instance {
     size_t stack_capacity; /* slots */
     wasm_frame *frames;
     size_t frame_capacity;
+    /* The first stack and frame array, in the instance's block; growing
+     * past them moves to the heap. */
+    uint64_t *inline_stack;
+    wasm_frame *inline_frames;
     size_t frame_count;
     const uint64_t *pc;
     size_t fp;                  /* slot offset */
@@ -126,8 +135,13 @@ struct lun_instance {
     char trap_message[256];
 };
 
-/* The most value-stack slots an instance may use (64 MiB). */
-enum { WASM_MAX_STACK_SLOTS = 8 * 1024 * 1024 };
+/* The most value-stack slots an instance may use (64 MiB), and the sizes of
+ * the first stack and frame array (in the instance's block). */
+enum {
+    WASM_MAX_STACK_SLOTS = 8 * 1024 * 1024,
+    WASM_INLINE_STACK_SLOTS = 64,
+    WASM_INLINE_FRAMES = 16
+};
 
 /* An empty memory for instances without one. */
 extern lun_memory wasm_no_memory;
