@@ -12,9 +12,7 @@
 #
 # Environment:
 #   LUN_BENCH_DIVISOR=N    divides every size by N (quick checks)
-#   BENCH_REPEATS=N        best of N runs per figure (default: 1 for the
-#                          lunatic side, whose runs take tens of seconds at
-#                          the current speed, 3 for Erlang)
+#   BENCH_REPEATS=N        best of N runs per figure (default 3, both sides)
 #   LUN_BENCH_TIMEOUT=S    kills a run after S seconds (default 150)
 #   LUN_BENCH_SIDES="lunatic erlang"  which sides run (default both); only
 #                          erlang asked for and erl missing: exit status 77
@@ -30,7 +28,7 @@ divisor=${LUN_BENCH_DIVISOR:-1}
 export LUN_BENCH_DIVISOR=$divisor
 export ERL_CRASH_DUMP_SECONDS=0 # a failing Erlang run leaves no erl_crash.dump
 limit=${LUN_BENCH_TIMEOUT:-150}
-lunatic_repeats=${BENCH_REPEATS:-1}
+lunatic_repeats=${BENCH_REPEATS:-3}
 erlang_repeats=${BENCH_REPEATS:-3}
 sides=" ${LUN_BENCH_SIDES:-lunatic erlang} "
 lunatic=$build/lunatic
