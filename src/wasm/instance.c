@@ -473,6 +473,7 @@ lun_func *wasm_instance_function(lun_instance *instance, uint32_t index)
     uint32_t slot = m->function_object_slots[index - m->imported_function_count];
     f = slot != UINT32_MAX ? &instance->function_objects[slot] : calloc(1, sizeof *f);
     if (f == NULL) return NULL;
+    if (slot == UINT32_MAX) instance->heap_function_objects++;
     const wasm_function *function = &m->functions[index - m->imported_function_count];
     f->kind = WASM_FUNC_WASM;
     f->type = &m->types[function->type_index];
@@ -856,7 +857,7 @@ static void instance_destroy(lun_instance *instance)
         for (uint32_t i = 0; i < m->table_count; i++)
             table_release_elements(&instance->own_tables[i]);
     if (instance->own_memory != NULL) wasm_memory_release(instance->own_memory);
-    for (uint32_t i = 0; i < m->function_count; i++)
+    for (uint32_t i = 0; instance->heap_function_objects > 0 && i < m->function_count; i++)
         if (m->function_object_slots[i] == UINT32_MAX)
             free(instance->functions[m->imported_function_count + i]);
     /* The arrays of the index spaces live in the instance's own block. */

@@ -100,8 +100,9 @@ struct lun_instance {
     lun_module *module;
     lun_instance_config config;
 
-    lun_func **functions;       /* the function index space; own ones made on first use */
-    lun_func *function_objects; /* module->function_object_count, in the instance's block */
+    lun_func **functions;           /* the function index space; own ones made on first use */
+    lun_func *function_objects;     /* module->function_object_count, in the instance's block */
+    uint32_t heap_function_objects; /* the others, allocated one by one (rare) */
     lun_table **tables;
     lun_table *own_tables;
     lun_memory *memory;      /* memory 0, own or imported; NULL when none */
