@@ -40,8 +40,7 @@ static void put_i64(uint8_t *record, int64_t value)
 {
     memset(record, 0, 17);
     record[0] = 0x7E;
-    for (int i = 0; i < 8; i++)
-        record[1 + i] = (uint8_t)((uint64_t)value >> (8 * i));
+    memcpy(record + 1, &value, sizeof value); /* wasm32 is little-endian */
 }
 
 static bool spawn_node(uint64_t parent, int64_t first, int64_t count)

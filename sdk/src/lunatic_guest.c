@@ -25,13 +25,13 @@ __attribute__((export_name("_lunatic_catch_trap"))) int32_t lun_catch_trap_entry
     return entry(pointer);
 }
 
-/* One record of lunatic's params encoding: type code, 16-byte LE value. */
+/* One record of lunatic's params encoding: type code, 16-byte LE value
+ * (wasm32 is little-endian: the value's own bytes are the encoding). */
 static void put_param(uint8_t *record, uint8_t type, uint64_t value)
 {
     memset(record, 0, 17);
     record[0] = type;
-    for (int i = 0; i < 8; i++)
-        record[1 + i] = (uint8_t)(value >> (8 * i));
+    memcpy(record + 1, &value, sizeof value);
 }
 
 int lun_spawn_with(lun_entry entry, int64_t argument, const lun_spawn_options *options,
