@@ -357,12 +357,27 @@ typedef struct core_deque {
     core_ring *retired;
 } core_deque;
 
+/* Chase-Lev deque of newly spawned processes: the owner pushes and pops at
+ * the bottom (newest first, depth-first), thieves take the oldest at the
+ * top. Signed indices: the owner's pop decrements bottom before it looks. */
+typedef struct core_lifo {
+    _Atomic int64_t top __attribute__((aligned(CORE_CACHE_LINE)));
+    _Atomic int64_t bottom __attribute__((aligned(CORE_CACHE_LINE)));
+    _Atomic(core_ring *) ring;
+    core_ring *retired;
+} core_lifo;
+
 typedef struct core_worker {
     lun_runtime *runtime;
     unsigned index;
     pthread_t thread;
     bool started;
+    unsigned picks; /* owner only: counts picks for the fairness turns */
+    /* Owner only: entries the owner pushed to `spawned` and has not popped.
+     * Thieves only take, so 0 means empty: a pick then reads no shared line. */
+    size_t spawned_pending;
     core_deque deque;
+    core_lifo spawned;
     core_mpsc inbox __attribute__((aligned(CORE_CACHE_LINE))); /* pushes from other threads */
     _Atomic uint32_t parked __attribute__((aligned(CORE_CACHE_LINE)));
     uint64_t random;
@@ -402,6 +417,10 @@ void core_scheduler_stop(lun_runtime *runtime);
  * called from a worker of this runtime, else a parked or round-robin
  * worker's inbox. Lock-free. */
 void core_schedule(lun_runtime *runtime, lun_process *process);
+/* Like core_schedule for a process just spawned: from a worker of this
+ * runtime it goes on that worker's spawn deque, which the worker serves
+ * newest first (see scheduler.c for the policy). */
+void core_schedule_spawned(lun_runtime *runtime, lun_process *process);
 /* Wakes lun_runtime_free when it waits for the last process. */
 void core_notify_shutdown(lun_runtime *runtime);
 /* Wakes the threads in lun_process_join on `process`, which just died

@@ -232,7 +232,7 @@ lun_status lun_process_spawn(lun_environment *environment, lun_step_fn step, voi
         push_signal(process, &to_child, NULL);
     }
     if (out) *out = process;
-    core_schedule(runtime, process);
+    core_schedule_spawned(runtime, process);
     return LUN_OK;
 }
 

@@ -1,10 +1,12 @@
 /*
  * The scheduler: one worker thread per core, each with its own run queue
  * (a growable ring the owner pushes to and everyone takes from, so work can
- * be stolen) and an inbox (a lock-free MPSC queue) for processes woken from
- * threads that are not workers. Idle workers steal, spin for a bounded few
- * microseconds, then park on a futex; a worker is woken only when there is
- * work it could take, and never with a futex call while it spins.
+ * be stolen), a deque of the processes it spawned (served newest first, so
+ * spawn trees run depth-first; thieves take the oldest) and an inbox (a
+ * lock-free MPSC queue) for processes woken from threads that are not
+ * workers. Idle workers steal, spin for a bounded few microseconds, then
+ * park on a futex; a worker is woken only when there is work it could take,
+ * and never with a futex call while it spins.
  */
 #include "core_internal.h"
 
@@ -25,6 +27,19 @@ _Atomic unsigned core_fence_word;
 #endif
 
 enum { INITIAL_RING = 256, STEAL_ROUNDS = 3 };
+
+/* A worker prefers its newest spawn to its run queue: the child runs while
+ * its parent's memory is warm, leaves end before the rest of the tree is
+ * spawned and their memory is reused (a breadth-first skynet keeps a million
+ * processes alive at once). The cost of the preference is fairness, so one
+ * pick in FAIR_EVERY takes the run queue first and another (half a period
+ * later) the oldest spawn first: a process woken by a message with d
+ * processes ahead of it in the run queue runs within FAIR_EVERY * (d + 1)
+ * picks however fast others spawn, and so does a spawn buried under an
+ * endless stream of newer ones. Each pick is one turn of at most
+ * STEP_BUDGET steps. 61, as Go's scheduler: a prime, so that it does not
+ * beat with a periodic workload; 1/61 of a spawn storm runs breadth-first. */
+enum { FAIR_EVERY = 61 };
 
 /* How long an idle worker spins, looking for work, before it yields and
  * then parks. A message round trip between two workers takes a few hundred
@@ -88,6 +103,23 @@ static core_ring *ring_new(size_t capacity)
     return ring;
 }
 
+/* Owner only: a ring twice as big holding entries [top, bottom), or NULL.
+ * The old one is retired, not freed: thieves may still read it (all are
+ * freed at shutdown). The caller publishes the new ring. */
+static core_ring *ring_grow(core_ring *ring, size_t top, size_t bottom, core_ring **retired)
+{
+    core_ring *bigger = ring_new(ring->capacity * 2);
+    if (bigger == NULL) return NULL;
+    for (size_t i = top; i < bottom; i++)
+        atomic_store_explicit(
+            &bigger->slots[i & (bigger->capacity - 1)],
+            atomic_load_explicit(&ring->slots[i & (ring->capacity - 1)], memory_order_relaxed),
+            memory_order_relaxed);
+    ring->retired_next = *retired;
+    *retired = ring;
+    return bigger;
+}
+
 static size_t deque_size(core_deque *deque)
 {
     size_t bottom = atomic_load_explicit(&deque->bottom, memory_order_acquire);
@@ -102,18 +134,9 @@ static bool deque_push(core_deque *deque, lun_process *process)
     size_t top = atomic_load_explicit(&deque->top, memory_order_acquire);
     core_ring *ring = atomic_load_explicit(&deque->ring, memory_order_relaxed);
     if (bottom - top >= ring->capacity) {
-        core_ring *bigger = ring_new(ring->capacity * 2);
-        if (bigger == NULL) return false;
-        for (size_t i = top; i < bottom; i++)
-            atomic_store_explicit(
-                &bigger->slots[i & (bigger->capacity - 1)],
-                atomic_load_explicit(&ring->slots[i & (ring->capacity - 1)], memory_order_relaxed),
-                memory_order_relaxed);
-        atomic_store_explicit(&deque->ring, bigger, memory_order_release);
-        /* Thieves may still read the old ring: it is freed at shutdown. */
-        ring->retired_next = deque->retired;
-        deque->retired = ring;
-        ring = bigger;
+        ring = ring_grow(ring, top, bottom, &deque->retired);
+        if (ring == NULL) return false;
+        atomic_store_explicit(&deque->ring, ring, memory_order_release);
     }
     atomic_store_explicit(&ring->slots[bottom & (ring->capacity - 1)], process,
                           memory_order_relaxed);
@@ -133,6 +156,89 @@ static lun_process *deque_take(core_deque *deque)
             atomic_load_explicit(&ring->slots[top & (ring->capacity - 1)], memory_order_relaxed);
         if (atomic_compare_exchange_weak_explicit(&deque->top, &top, top + 1, memory_order_acq_rel,
                                                   memory_order_relaxed))
+            return process;
+    }
+}
+
+/* ---- the spawn deque --------------------------------------------------- */
+
+/* Chase-Lev, in the C11 form of Lê, Pop, Cohen and Zappa Nardelli (PPoPP
+ * 2013), with core_full_fence for their seq_cst fences (ThreadSanitizer
+ * does not model fences) and release/acquire on bottom instead of a
+ * release fence, for the same reason. */
+
+static size_t lifo_size(core_lifo *lifo)
+{
+    int64_t bottom = atomic_load_explicit(&lifo->bottom, memory_order_acquire);
+    int64_t top = atomic_load_explicit(&lifo->top, memory_order_acquire);
+    return bottom > top ? (size_t)(bottom - top) : 0;
+}
+
+/* Owner only. False when the ring could not grow. A stale top only makes
+ * the ring look fuller than it is. */
+static bool lifo_push(core_lifo *lifo, lun_process *process)
+{
+    int64_t bottom = atomic_load_explicit(&lifo->bottom, memory_order_relaxed);
+    int64_t top = atomic_load_explicit(&lifo->top, memory_order_acquire);
+    core_ring *ring = atomic_load_explicit(&lifo->ring, memory_order_relaxed);
+    if ((size_t)(bottom - top) >= ring->capacity) {
+        ring = ring_grow(ring, (size_t)top, (size_t)bottom, &lifo->retired);
+        if (ring == NULL) return false;
+        atomic_store_explicit(&lifo->ring, ring, memory_order_release);
+    }
+    atomic_store_explicit(&ring->slots[(size_t)bottom & (ring->capacity - 1)], process,
+                          memory_order_relaxed);
+    atomic_store_explicit(&lifo->bottom, bottom + 1, memory_order_release);
+    return true;
+}
+
+/* Owner only: takes the newest entry. The owner claims slot bottom - 1 by
+ * lowering bottom, then looks at top; a thief reads top, then bottom; the
+ * fences between make at least one of them see the other, and the last
+ * entry, the only one both may want, goes to whoever wins the CAS on top. */
+static lun_process *lifo_pop(core_lifo *lifo)
+{
+    int64_t bottom = atomic_load_explicit(&lifo->bottom, memory_order_relaxed);
+    /* Empty without a fence: only the owner raises bottom, top only grows. */
+    if (bottom <= atomic_load_explicit(&lifo->top, memory_order_relaxed)) return NULL;
+    bottom--;
+    core_ring *ring = atomic_load_explicit(&lifo->ring, memory_order_relaxed);
+    atomic_store_explicit(&lifo->bottom, bottom, memory_order_relaxed);
+    core_full_fence();
+    int64_t top = atomic_load_explicit(&lifo->top, memory_order_relaxed);
+    if (top > bottom) {
+        /* Thieves took everything meanwhile. */
+        atomic_store_explicit(&lifo->bottom, bottom + 1, memory_order_relaxed);
+        return NULL;
+    }
+    lun_process *process = atomic_load_explicit(&ring->slots[(size_t)bottom & (ring->capacity - 1)],
+                                                memory_order_relaxed);
+    if (top == bottom) {
+        if (!atomic_compare_exchange_strong_explicit(&lifo->top, &top, top + 1,
+                                                     memory_order_seq_cst, memory_order_relaxed))
+            process = NULL;
+        atomic_store_explicit(&lifo->bottom, bottom + 1, memory_order_relaxed);
+    }
+    return process;
+}
+
+/* Anyone: takes the oldest entry. Indices are never reused below top, so
+ * a slot read before a failed CAS is simply dropped. */
+static lun_process *lifo_steal(core_lifo *lifo)
+{
+    /* Looks empty: no fence. A stale view is harmless, as in deque_take:
+     * an idle worker looks again with a fence before it parks (park()). */
+    if (lifo_size(lifo) == 0) return NULL;
+    for (;;) {
+        int64_t top = atomic_load_explicit(&lifo->top, memory_order_acquire);
+        core_full_fence();
+        int64_t bottom = atomic_load_explicit(&lifo->bottom, memory_order_acquire);
+        if (top >= bottom) return NULL;
+        core_ring *ring = atomic_load_explicit(&lifo->ring, memory_order_acquire);
+        lun_process *process = atomic_load_explicit(
+            &ring->slots[(size_t)top & (ring->capacity - 1)], memory_order_relaxed);
+        if (atomic_compare_exchange_strong_explicit(&lifo->top, &top, top + 1, memory_order_seq_cst,
+                                                    memory_order_relaxed))
             return process;
     }
 }
@@ -169,9 +275,10 @@ static void push_remote(lun_runtime *runtime, lun_process *process)
     unpark(target);
 }
 
-static void maybe_wake_helper(lun_runtime *runtime, core_worker *worker)
+/* queued: how many entries the queue just pushed to holds. */
+static void maybe_wake_helper(lun_runtime *runtime, size_t queued)
 {
-    if (deque_size(&worker->deque) < 2) return;
+    if (queued < 2) return;
     core_full_fence();
     if (atomic_load_explicit(&runtime->sleepers, memory_order_relaxed) > 0 &&
         atomic_load_explicit(&runtime->searching, memory_order_relaxed) == 0)
@@ -182,10 +289,21 @@ void core_schedule(lun_runtime *runtime, lun_process *process)
 {
     core_worker *worker = core_current_worker;
     if (worker != NULL && worker->runtime == runtime && deque_push(&worker->deque, process)) {
-        maybe_wake_helper(runtime, worker);
+        maybe_wake_helper(runtime, deque_size(&worker->deque));
         return;
     }
     push_remote(runtime, process);
+}
+
+void core_schedule_spawned(lun_runtime *runtime, lun_process *process)
+{
+    core_worker *worker = core_current_worker;
+    if (worker != NULL && worker->runtime == runtime && lifo_push(&worker->spawned, process)) {
+        worker->spawned_pending++;
+        maybe_wake_helper(runtime, lifo_size(&worker->spawned));
+        return;
+    }
+    core_schedule(runtime, process);
 }
 
 void core_notify_shutdown(lun_runtime *runtime)
@@ -228,15 +346,17 @@ static void drain_inbox(core_worker *worker)
         }
         moved = true;
     }
-    if (moved) maybe_wake_helper(worker->runtime, worker);
+    if (moved) maybe_wake_helper(worker->runtime, deque_size(&worker->deque));
 }
 
 static bool work_available(core_worker *worker)
 {
     lun_runtime *runtime = worker->runtime;
     if (!core_mpsc_is_empty(&worker->inbox)) return true;
-    for (unsigned i = 0; i < runtime->worker_count; i++)
-        if (deque_size(&runtime->workers[i].deque) > 0) return true;
+    for (unsigned i = 0; i < runtime->worker_count; i++) {
+        core_worker *other = &runtime->workers[i];
+        if (deque_size(&other->deque) > 0 || lifo_size(&other->spawned) > 0) return true;
+    }
     return false;
 }
 
@@ -274,6 +394,26 @@ static void spin_for_work(core_worker *worker)
     atomic_store_explicit(&worker->parked, AWAKE, memory_order_relaxed);
 }
 
+/* Owner: the newest spawn, else the run queue, but for the fairness turns
+ * (see FAIR_EVERY). */
+static lun_process *pick(core_worker *worker)
+{
+    unsigned turn = ++worker->picks;
+    lun_process *process = NULL;
+    if (turn == FAIR_EVERY) {
+        worker->picks = 0;
+        process = deque_take(&worker->deque);
+    } else if (turn == FAIR_EVERY / 2)
+        process = lifo_steal(&worker->spawned);
+    if (process == NULL && worker->spawned_pending > 0) {
+        process = lifo_pop(&worker->spawned);
+        /* NULL: thieves took the rest. */
+        worker->spawned_pending = process != NULL ? worker->spawned_pending - 1 : 0;
+    }
+    if (process == NULL) process = deque_take(&worker->deque);
+    return process;
+}
+
 static lun_process *steal(core_worker *worker)
 {
     lun_runtime *runtime = worker->runtime;
@@ -285,11 +425,14 @@ static lun_process *steal(core_worker *worker)
         unsigned start = (unsigned)(worker->random >> 33) % count;
         for (unsigned i = 0; i < count && process == NULL; i++) {
             core_worker *victim = &runtime->workers[(start + i) % count];
-            if (victim != worker) process = deque_take(&victim->deque);
+            if (victim == worker) continue;
+            /* The oldest spawn first: in a tree it is the biggest subtree. */
+            process = lifo_steal(&victim->spawned);
+            if (process == NULL) process = deque_take(&victim->deque);
         }
         if (process == NULL) {
             drain_inbox(worker);
-            process = deque_take(&worker->deque);
+            process = pick(worker);
         }
         /* Spin first (the work usually comes back within a round trip),
          * then give the core away once before parking. */
@@ -329,7 +472,7 @@ static void *worker_main(void *argument)
     core_current_worker = worker;
     while (!atomic_load_explicit(&runtime->stopping, memory_order_acquire)) {
         drain_inbox(worker);
-        lun_process *process = deque_take(&worker->deque);
+        lun_process *process = pick(worker);
         if (process == NULL) process = steal(worker);
         if (process == NULL) {
             park(worker);
@@ -353,12 +496,14 @@ lun_status core_scheduler_start(lun_runtime *runtime, lun_error *error)
         worker->random = 0x9E3779B97F4A7C15ull * (i + 1);
         core_mpsc_init(&worker->inbox);
         core_ring *ring = ring_new(INITIAL_RING);
-        if (ring == NULL) {
-            runtime->worker_count = i;
+        core_ring *spawned = ring_new(INITIAL_RING);
+        atomic_init(&worker->deque.ring, ring);
+        atomic_init(&worker->spawned.ring, spawned);
+        if (ring == NULL || spawned == NULL) {
+            runtime->worker_count = i + 1;
             core_scheduler_stop(runtime);
             return lun_error_set(error, LUN_ERR_NO_MEMORY, "run queue");
         }
-        atomic_init(&worker->deque.ring, ring);
     }
     for (unsigned i = 0; i < runtime->worker_count; i++) {
         core_worker *worker = &runtime->workers[i];
@@ -369,6 +514,15 @@ lun_status core_scheduler_start(lun_runtime *runtime, lun_error *error)
         worker->started = true;
     }
     return LUN_OK;
+}
+
+static void free_retired(core_ring *ring)
+{
+    while (ring != NULL) {
+        core_ring *next = ring->retired_next;
+        free(ring);
+        ring = next;
+    }
 }
 
 void core_scheduler_stop(lun_runtime *runtime)
@@ -384,12 +538,9 @@ void core_scheduler_stop(lun_runtime *runtime)
         core_worker *worker = &runtime->workers[i];
         if (worker->started) pthread_join(worker->thread, NULL);
         free(atomic_load(&worker->deque.ring));
-        core_ring *ring = worker->deque.retired;
-        while (ring != NULL) {
-            core_ring *next = ring->retired_next;
-            free(ring);
-            ring = next;
-        }
+        free(atomic_load(&worker->spawned.ring));
+        free_retired(worker->deque.retired);
+        free_retired(worker->spawned.retired);
     }
     free(runtime->workers);
     runtime->workers = NULL;
