@@ -227,6 +227,16 @@ typedef struct lun_instance_config {
 
 enum { LUN_DEFAULT_MAX_CALL_DEPTH = 20000 };
 
+/* True when instantiating the module against imports, within
+ * max_memory_bytes (0: no limit), could fail only for lack of memory: it
+ * imports only functions, all found with their types; it has no start
+ * function; its memory's initial size fits; its tables are not too large;
+ * and its active segments, at constant offsets, lie inside its initial
+ * memory and tables. Such an instantiation can be put off and run where
+ * the instance will run. */
+bool lun_module_instantiates_surely(lun_module *module, const lun_imports *imports,
+                                    uint64_t max_memory_bytes);
+
 /* Creates an instance: resolves every import in imports (LUN_ERR_LINK names
  * the import that is missing or mistyped), builds memories, tables and
  * globals, applies element and data segments and runs the start function.

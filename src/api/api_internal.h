@@ -158,6 +158,14 @@ typedef struct api_process {
     lun_wasm_exit *exit;
     char *entry_error; /* set when the entry function cannot be started */
     bool yield_requested;
+    /* A spawn whose instantiation cannot fail is carried out by the first
+     * step, on the worker that runs the process (see api_spawn); until
+     * then instance is NULL and these hold the request. */
+    lun_module *pending_module;
+    char *pending_function;
+    lun_value *pending_args;
+    size_t pending_arg_count;
+    lun_instance_config pending_config;
 } api_process;
 
 /* The process's WASI context, built from its config on first use; NULL

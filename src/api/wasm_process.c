@@ -53,10 +53,21 @@ bool api_error_add(api_process *process, const char *message, uint64_t *id)
     return true;
 }
 
+static void release_pending(api_process *process)
+{
+    lun_module_free(process->pending_module);
+    free(process->pending_function);
+    free(process->pending_args);
+    process->pending_module = NULL;
+    process->pending_function = NULL;
+    process->pending_args = NULL;
+}
+
 static void process_free(void *state)
 {
     api_process *process = state;
     if (process == NULL) return;
+    release_pending(process);
     lun_message_free(process->scratch);
     free_table(process->configs);
     free_table(process->modules);
@@ -109,10 +120,30 @@ static lun_step_result finish_trap(lun_process *self, api_process *process)
     return LUN_STEP_FAILED;
 }
 
+static void start_entry(api_process *process, lun_module *module, const char *name,
+                        const lun_value *args, size_t arg_count);
+
+/* Carries out a spawn put off to the first step; false after failing the
+ * process (out of memory is the only way left for it to fail). */
+static bool instantiate_pending(lun_process *self, api_process *process)
+{
+    lun_error error;
+    if (lun_instantiate(process->pending_module, process->host->imports, &process->pending_config,
+                        &process->instance, &error) != LUN_OK) {
+        lun_process_fail(self, "%s", error.message);
+        return false;
+    }
+    start_entry(process, process->pending_module, process->pending_function, process->pending_args,
+                process->pending_arg_count);
+    release_pending(process);
+    return true;
+}
+
 static lun_step_result wasm_step(lun_process *self, void *state)
 {
     api_process *process = state;
     process->self = self;
+    if (process->instance == NULL && !instantiate_pending(self, process)) return LUN_STEP_FAILED;
     if (process->entry_error != NULL) {
         lun_process_fail(self, "%s", process->entry_error);
         return LUN_STEP_FAILED;
@@ -134,27 +165,44 @@ static lun_step_result wasm_step(lun_process *self, void *state)
 
 /* Prepares the entry call; a failure is kept for the first step, because in
  * lunatic the spawn succeeds and the child fails at once. */
-static void start_entry(api_process *process, const lun_wasm_spawn *spawn)
+static void start_entry(api_process *process, lun_module *module, const char *name,
+                        const lun_value *args, size_t arg_count)
 {
     const lun_valtype *params, *results;
     size_t param_count, result_count;
-    lun_module *module = spawn->module;
     lun_error error;
-    const char *name = spawn->function;
     char message[LUN_ERROR_MESSAGE_SIZE + 64];
     if (!lun_module_export_func_type(module, name, &params, &param_count, &results,
                                      &result_count)) {
         snprintf(message, sizeof message, "failed to find function export `%s`", name);
     } else if (result_count != 0) {
         snprintf(message, sizeof message, "entry function `%s` must not return values", name);
-    } else if (lun_instance_start(process->instance, name, spawn->args, spawn->arg_count, &error) !=
-               LUN_OK) {
+    } else if (lun_instance_start(process->instance, name, args, arg_count, &error) != LUN_OK) {
         snprintf(message, sizeof message, "cannot call `%s`: %s", name, error.message);
     } else {
         return;
     }
     process->entry_error = strdup(message);
     if (process->entry_error == NULL) process->entry_error = strdup("out of memory");
+}
+
+static lun_status defer_instance(api_process *process, const lun_wasm_spawn *spawn,
+                                 const lun_instance_config *config, lun_error *error)
+{
+    process->pending_config = *config;
+    process->pending_function = strdup(spawn->function);
+    if (spawn->arg_count > 0) {
+        process->pending_args = malloc(spawn->arg_count * sizeof *process->pending_args);
+        if (process->pending_args != NULL)
+            memcpy(process->pending_args, spawn->args,
+                   spawn->arg_count * sizeof *process->pending_args);
+    }
+    process->pending_arg_count = spawn->arg_count;
+    if (process->pending_function == NULL ||
+        (spawn->arg_count > 0 && process->pending_args == NULL))
+        return lun_error_set(error, LUN_ERR_NO_MEMORY, "out of memory");
+    process->pending_module = lun_module_retain(spawn->module);
+    return LUN_OK;
 }
 
 lun_status api_spawn(lun_host *host, const lun_wasm_spawn *spawn, lun_process **out,
@@ -185,13 +233,22 @@ lun_status api_spawn(lun_host *host, const lun_wasm_spawn *spawn, lun_process **
         .fuel_limit = fuel_limit * API_FUEL_SLICE,
         .user_data = process,
     };
-    status =
-        lun_instantiate(spawn->module, host->imports, &instance_config, &process->instance, error);
+    if (lun_module_instantiates_surely(spawn->module, host->imports, max_memory)) {
+        /* lunatic's spawn reports instantiation errors; this one cannot
+         * have any, so the child instantiates itself: its memory is then
+         * made, written and freed on the worker that runs it, instead of
+         * crossing between the spawner's core and the child's. */
+        status = defer_instance(process, spawn, &instance_config, error);
+    } else {
+        status = lun_instantiate(spawn->module, host->imports, &instance_config, &process->instance,
+                                 error);
+        if (status == LUN_OK)
+            start_entry(process, spawn->module, spawn->function, spawn->args, spawn->arg_count);
+    }
     if (status != LUN_OK) {
         process_free(process);
         return status;
     }
-    start_entry(process, spawn);
     *stage = API_SPAWN_PROCESS;
     lun_spawn_options options = {
         .state_free = process_free, .link_with = spawn->link_with, .link_tag = spawn->link_tag};

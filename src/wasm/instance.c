@@ -643,6 +643,79 @@ static lun_status link_imports(lun_instance *instance, const lun_imports *import
     return status;
 }
 
+/* Every import is a function, found, of the declared type. */
+static bool function_imports_fit(lun_module *module, const lun_imports *imports)
+{
+    if (module->import_count == 0) return true;
+    const import_cache *cache = imports != NULL ? find_cache(imports, module) : NULL;
+    lun_extern *resolved = NULL;
+    const lun_extern *values = cache != NULL ? cache->values : NULL;
+    if (values == NULL) {
+        resolved = malloc(module->import_count * sizeof *resolved);
+        if (resolved == NULL || resolve_imports(module, imports, resolved, NULL) != LUN_OK) {
+            free(resolved);
+            return false;
+        }
+        values = resolved;
+    }
+    bool fit = true;
+    for (uint32_t i = 0; i < module->import_count && fit; i++) {
+        const wasm_import *import = &module->imports[i];
+        fit = import->kind == LUN_EXTERN_FUNC && values[i].kind == LUN_EXTERN_FUNC &&
+              values[i].func != NULL &&
+              wasm_functype_equal(values[i].func->type, &module->types[import->type_index]);
+    }
+    free(resolved);
+    return fit;
+}
+
+/* An active segment's offset, when it is a constant. */
+static bool constant_offset(const wasm_const_expr *offset, uint64_t *value)
+{
+    if (offset->kind != WASM_CONST_I32) return false;
+    *value = (uint32_t)offset->value.i32;
+    return true;
+}
+
+static bool segments_fit(const lun_module *m)
+{
+    uint64_t memory_bytes = m->memory_count > 0 ? (uint64_t)m->memories[0].min * WASM_PAGE_SIZE : 0;
+    for (uint32_t i = 0; i < m->data_segment_count; i++) {
+        const wasm_data *segment = &m->data_segments[i];
+        uint64_t offset;
+        if (segment->mode != WASM_SEGMENT_ACTIVE) continue;
+        if (!constant_offset(&segment->offset, &offset) || offset + segment->size > memory_bytes)
+            return false;
+    }
+    for (uint32_t i = 0; i < m->element_count; i++) {
+        const wasm_element *segment = &m->elements[i];
+        uint64_t offset;
+        if (segment->mode != WASM_SEGMENT_ACTIVE) continue;
+        if (segment->table_index >= m->table_count || !constant_offset(&segment->offset, &offset) ||
+            offset + segment->item_count > m->tables[segment->table_index].limits.min)
+            return false;
+    }
+    return true;
+}
+
+bool lun_module_instantiates_surely(lun_module *module, const lun_imports *imports,
+                                    uint64_t max_memory_bytes)
+{
+    const lun_module *m = module;
+    if (m == NULL || m->has_start || m->imported_table_count > 0 || m->imported_memory_count > 0 ||
+        m->imported_global_count > 0)
+        return false;
+    if (m->memory_count > 0) {
+        uint64_t min = m->memories[0].min;
+        if (min > WASM_MAX_PAGES ||
+            (max_memory_bytes != 0 && min * WASM_PAGE_SIZE > max_memory_bytes))
+            return false;
+    }
+    for (uint32_t i = 0; i < m->table_count; i++)
+        if (m->tables[i].limits.min > WASM_TABLE_SIZE_LIMIT) return false;
+    return segments_fit(m) && function_imports_fit(module, imports);
+}
+
 /* ---- instantiation ----------------------------------------------------- */
 
 /* Failed instances whose functions may have escaped into imported tables or

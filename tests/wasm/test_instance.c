@@ -391,6 +391,39 @@ static void test_store_to_empty_memory_traps(void **state)
     lun_module_free(module);
 }
 
+/* Which instantiations may be put off: only those that cannot fail but for
+ * lack of memory. */
+static void test_instantiates_surely(void **state)
+{
+    linked *l = *state;
+    lun_module *module = load_test_module("surely");
+    assert_non_null(module);
+    assert_true(lun_module_instantiates_surely(module, NULL, 0));
+    assert_true(lun_module_instantiates_surely(module, NULL, 65536));
+    assert_false(lun_module_instantiates_surely(module, NULL, 65535)); /* memory over the limit */
+    lun_instance *instance = NULL;
+    assert_int_equal(lun_instantiate(module, NULL, NULL, &instance, NULL), LUN_OK);
+    assert_int_equal(call_i32(instance, "f", NULL, 0), 0x04030201);
+    lun_instance_free(instance);
+    lun_module_free(module);
+    /* A start function may trap, and so may a segment past the memory. */
+    module = load_test_module("started");
+    assert_non_null(module);
+    assert_false(lun_module_instantiates_surely(module, NULL, 0));
+    lun_module_free(module);
+    /* Imports: functions only, found, with their types. */
+    assert_false(lun_module_instantiates_surely(l->consumer_module, l->imports, 0)); /* a table */
+    module = load_test_module("peek_user");
+    assert_non_null(module);
+    assert_false(lun_module_instantiates_surely(module, NULL, 0));
+    assert_true(lun_module_instantiates_surely(module, l->imports, 0));
+    lun_module_free(module);
+    module = load_test_module("peek_mistyped");
+    assert_non_null(module);
+    assert_false(lun_module_instantiates_surely(module, l->imports, 0));
+    lun_module_free(module);
+}
+
 static void test_exports(void **state)
 {
     linked *l = *state;
@@ -555,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_reused_memory_is_zero),
         cmocka_unit_test(test_reused_memory_after_guest_writes),
         cmocka_unit_test(test_store_to_empty_memory_traps),
+        cmocka_unit_test_setup_teardown(test_instantiates_surely, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exports, setup, teardown),
         cmocka_unit_test(test_names_with_nul),
         cmocka_unit_test_setup_teardown(test_start_func, setup, teardown),
