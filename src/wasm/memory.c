@@ -169,16 +169,6 @@ static uint64_t warm_bytes_limit(void)
     return limit;
 }
 
-/* Reserves room for `bytes` more warm bytes; false when over the cap. */
-static bool reserve_warm(uint64_t bytes)
-{
-    pthread_mutex_lock(&pool_lock);
-    bool fits = warm_bytes_total + bytes <= warm_bytes_limit();
-    if (fits) warm_bytes_total += bytes;
-    pthread_mutex_unlock(&pool_lock);
-    return fits;
-}
-
 static bool push_free(chunk_pool *c, uint8_t *chunk, byte_range resident)
 {
     if (c->free_count == c->free_capacity) {
@@ -254,22 +244,37 @@ static void queue_purge(const dirty_chunk *released)
     if (batch_count > 0) purge(batch, batch_count);
 }
 
+/* Puts a cleared chunk on its free list if its resident bytes fit under
+ * the warm cap; false when they do not (nothing is kept then). */
+static bool keep_warm(const dirty_chunk *chunk)
+{
+    uint64_t warm = range_bytes(chunk->resident);
+    pthread_mutex_lock(&pool_lock);
+    bool kept = warm_bytes_total + warm <= warm_bytes_limit();
+    if (kept) {
+        warm_bytes_total += warm;
+        /* Without room on the list the chunk stays unused, and clean. */
+        if (!push_free(&classes[chunk->size_class], chunk->data, chunk->resident))
+            warm_bytes_total -= warm;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    return kept;
+}
+
 /* Makes a released chunk zero again and puts it on its free list: cleared
- * in place while it stays under the warm cap, else given back to the system
- * in a batch. */
+ * in place and kept while it stays under the warm cap (one lock), else
+ * given back to the system in a batch. */
 static void give_chunk(const lun_memory *memory)
 {
     byte_range written = written_range(memory);
     byte_range resident = {memory->resident_low, memory->resident_high};
     dirty_chunk released = {memory->data, memory->size_class, written,
                             range_hull(resident, written)};
-    uint64_t warm = range_bytes(released.resident);
-    if (warm == 0 || (range_bytes(written) <= WARM_CLEAR_LIMIT && reserve_warm(warm))) {
+    if (range_bytes(written) <= WARM_CLEAR_LIMIT) {
         memset(memory->data + written.low, 0, range_bytes(written));
-        push_clean(&released, 1);
-    } else {
-        queue_purge(&released);
+        if (keep_warm(&released)) return;
     }
+    queue_purge(&released);
 }
 
 /* ---- memories ----------------------------------------------------------------- */
