@@ -534,9 +534,12 @@ void core_scheduler_stop(lun_runtime *runtime)
         atomic_store(&worker->parked, AWAKE);
         futex_wake(&worker->parked);
     }
+    /* Every worker is joined before any ring goes: a worker still running
+     * may be stealing from another's rings. */
+    for (unsigned i = 0; i < runtime->worker_count; i++)
+        if (runtime->workers[i].started) pthread_join(runtime->workers[i].thread, NULL);
     for (unsigned i = 0; i < runtime->worker_count; i++) {
         core_worker *worker = &runtime->workers[i];
-        if (worker->started) pthread_join(worker->thread, NULL);
         free(atomic_load(&worker->deque.ring));
         free(atomic_load(&worker->spawned.ring));
         free_retired(worker->deque.retired);
